@@ -1,0 +1,5 @@
+"""Entry point for ``python -m backupcheck``."""
+
+from backupcheck.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The one interface every storage kind implements, and the facts it hands the rest.
+
+A backend instance belongs to exactly one target of one client; it keeps no module-global
+state, so many targets are checked concurrently with different credentials.
+
+Contract:
+  * ``policy_checks`` returns one finding per check id of its kind, in SPEC order. A target
+    that cannot be reached raises :class:`TargetUnavailable` (the engine turns that into
+    ``error`` findings); a single unreadable setting is an ``error`` finding, not an exception.
+  * ``inventory`` streams one row per object version / snapshot to ``on_row`` and returns the
+    summary shown in the inventory report.
+  * ``catalog`` lists the files of the backup a drill restores from; ``open_file`` streams one
+    file's bytes (a binary file-like object; closing it early releases everything).
+  * Nothing here writes to a backup: S3 clients are guarded, restic runs read-only commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from backupcheck.model import Finding, Plan
+
+RowSink = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One restorable file of the chosen backup."""
+
+    #: path relative to the backed-up root (the manifest's ``path`` convention)
+    path: str
+    size: int
+    mtime: datetime | None
+    #: backend-specific handle to fetch it (S3: version id; restic: absolute snapshot path)
+    locator: str
+    #: digest the storage itself carries (S3 ``x-amz-meta-xxh3-128``), if any
+    stored_digest: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The backup a drill restores from: which one, and what is in it."""
+
+    backup_id: str  # restic snapshot id or "current versions"
+    backup_time: datetime | None
+    total_files: int
+    total_bytes: int
+    entries: Iterator[CatalogEntry] | list[CatalogEntry] = field(default_factory=list)
+
+
+class ByteStream(Protocol):
+    """What ``open_file`` returns: forward-only reads of bytes, and close."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    kind: str
+
+    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
+        """Run every policy check of this kind against the target."""
+        ...
+
+    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+        """Summary of the backup set; one row per version/snapshot to ``on_row``."""
+        ...
+
+    def catalog(self, plan: Plan, seed: int) -> Catalog:
+        """The files of the backup the plan chooses (newest, or random within a window)."""
+        ...
+
+    def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
+        """A streamed reader of one file of the catalog's backup."""
+        ...
+
+    def close(self) -> None:
+        """Release clients, processes and connections."""
+        ...

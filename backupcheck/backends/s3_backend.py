@@ -1,0 +1,113 @@
+"""The ``s3`` backend: a bucket (and prefix) of backup objects behind a guarded client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from backupcheck.backends.base import ByteStream, Catalog, CatalogEntry, RowSink
+from backupcheck.backends.s3 import (
+    ObjectVersion,
+    iter_object_versions,
+    read_bucket_settings,
+    scan_objects,
+)
+from backupcheck.backends.s3guard import make_s3_client
+from backupcheck.backends.s3stream import open_object
+from backupcheck.checks import s3 as s3_checks
+from backupcheck.model import Client, Finding, Plan, S3Target
+
+DIGEST_METADATA = "xxh3-128"
+
+
+def version_row(version: ObjectVersion) -> dict[str, Any]:
+    """One inventory row (the ``--out`` Parquet schema) for an object version or marker."""
+    return {
+        "key": version.key,
+        "version_id": version.version_id,
+        "size": version.size,
+        "last_modified": version.last_modified.astimezone(UTC),
+        "is_latest": version.is_latest,
+        "is_delete_marker": version.is_delete_marker,
+        "storage_class": version.storage_class,
+        "etag": version.etag,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+class S3Backend:
+    kind = "s3"
+
+    def __init__(self, client: Client, target: S3Target, *, seed: int = 0) -> None:
+        self.client, self.target, self.seed = client, target, seed
+        self.s3 = make_s3_client(endpoint_url=target.endpoint_url, region=target.region,
+                                 profile=target.profile)
+
+    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
+        settings = read_bucket_settings(self.s3, self.target.bucket)
+        scan = scan_objects(self.s3, self.target.bucket, self.target.prefix, seed=self.seed)
+        facts = s3_checks.S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds,
+                                  now=now, settings=settings, scan=scan)
+        return s3_checks.run_all(facts)
+
+    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+        settings = read_bucket_settings(self.s3, self.target.bucket)
+        sink = (lambda v: on_row(version_row(v))) if on_row else None
+        scan = scan_objects(self.s3, self.target.bucket, self.target.prefix, seed=self.seed,
+                            on_version=sink, head_limit=0)
+        location = f"s3://{self.target.bucket}/{self.target.prefix}"
+        return {
+            "location": location,
+            "endpoint_url": self.target.endpoint_url,
+            "size_bytes": scan.current_bytes,
+            "all_versions_bytes": scan.all_bytes,
+            "objects": scan.current,
+            "versions": scan.versions,
+            "delete_markers": scan.delete_markers,
+            "newest": _iso(scan.newest),
+            "oldest": _iso(scan.oldest),
+            "versioning": settings.versioning or "never enabled",
+            "lock_mode": settings.lock_mode or ("none" if not settings.object_lock_enabled
+                                                 else "no default"),
+            "retention_days": settings.lock_days,
+            "object_lock_enabled": settings.object_lock_enabled,
+            "encryption": settings.encryption_algorithm or "none",
+            "kms_key_id": settings.kms_key_id,
+            "bucket_key_enabled": settings.bucket_key_enabled,
+            "setting_errors": dict(settings.errors),
+        }
+
+    def catalog(self, plan: Plan, seed: int) -> Catalog:
+        """Current versions under the prefix; paths are keys relative to the prefix."""
+        entries: list[CatalogEntry] = []
+        newest: datetime | None = None
+        prefix = self.target.prefix
+        for version in iter_object_versions(self.s3, self.target.bucket, prefix):
+            if not version.is_latest or version.is_delete_marker:
+                continue
+            if version.key.endswith("/") and version.size == 0:
+                continue  # a "folder" placeholder, not a backup file
+            entries.append(CatalogEntry(path=version.key[len(prefix):], size=version.size,
+                                        mtime=version.last_modified, locator=version.version_id))
+            newest = max(newest, version.last_modified) if newest else version.last_modified
+        return Catalog(backup_id="current versions", backup_time=newest,
+                       total_files=len(entries), total_bytes=sum(e.size for e in entries),
+                       entries=entries)
+
+    def stored_digest(self, entry: CatalogEntry) -> str:
+        """The ``x-amz-meta-xxh3-128`` user metadata of one object version, if any."""
+        from backupcheck.backends.s3 import head_version
+
+        head = head_version(self.s3, self.target.bucket, self.target.prefix + entry.path,
+                            entry.locator)
+        return head.metadata.get(DIGEST_METADATA, "").lower()
+
+    def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
+        return open_object(self.s3, self.target.bucket, self.target.prefix + entry.path,
+                           version_id=entry.locator, size=entry.size)
+
+    def close(self) -> None:
+        self.s3.close()

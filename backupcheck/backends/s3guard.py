@@ -1,0 +1,63 @@
+"""Read-only S3 clients: the guard that makes "never write a backup" a property of the code.
+
+Every boto3 client backupcheck creates goes through :func:`make_s3_client`, which registers a
+hook that runs before botocore builds a request. Only operations whose names start with
+``Get``, ``Head`` or ``List`` pass; anything else raises :class:`ReadOnlyViolation` before a
+byte is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from backupcheck.errors import ReadOnlyViolation
+
+READ_PREFIXES = ("Get", "Head", "List")
+
+#: short connect timeout so an unreachable endpoint fails a target in seconds, standard retries
+CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=60,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    max_pool_connections=32,
+)
+
+
+def is_read_operation(name: str) -> bool:
+    return name.startswith(READ_PREFIXES)
+
+
+def _refuse_writes(event_name: str, **_: Any) -> None:
+    operation = event_name.rsplit(".", 1)[-1]
+    if not is_read_operation(operation):
+        raise ReadOnlyViolation(
+            f"refused S3 {operation}: backupcheck is read-only towards backups"
+        )
+
+
+def guard(client: Any) -> Any:
+    """Make ``client`` refuse every non-read operation; returns the same client."""
+    client.meta.events.register("before-parameter-build.s3", _refuse_writes,
+                                unique_id="backupcheck-read-only-guard")
+    return client
+
+
+def make_s3_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    config: Config | None = None,
+) -> Any:
+    """A guarded S3 client; credentials come from the normal AWS chain (or ``profile``)."""
+    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    client = session.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or session.region_name or "us-east-1",
+        config=CLIENT_CONFIG.merge(config) if config else CLIENT_CONFIG,
+    )
+    return guard(client)

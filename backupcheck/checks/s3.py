@@ -1,0 +1,235 @@
+"""The ``s3.*`` checks: pure functions of already-fetched bucket facts.
+
+Each function takes :class:`S3Facts` and returns one :class:`Finding` whose evidence holds the
+raw values it judged. No I/O happens here, so every check is tested with hand-built facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from backupcheck.backends.s3 import EXAMPLES, BucketSettings, ObjectScan
+from backupcheck.checks.common import age_text, finding
+from backupcheck.model import Finding, Policy, Status
+
+_MODE_STRENGTH = {"": 0, "GOVERNANCE": 1, "COMPLIANCE": 2}
+
+
+@dataclass(frozen=True)
+class S3Facts:
+    policy: Policy
+    rpo_seconds: float
+    now: datetime
+    settings: BucketSettings
+    #: None when only bucket settings were read (the storage of a restic repository)
+    scan: ObjectScan | None = None
+
+
+def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
+    if setting in facts.settings.errors:
+        return finding(check_id, Status.ERROR,
+                       f"cannot read {setting.replace('_', ' ')}: {facts.settings.errors[setting]}",
+                       {"bucket": facts.settings.bucket, "error": facts.settings.errors[setting]})
+    return None
+
+
+def versioning(facts: S3Facts) -> Finding:
+    check_id = "s3.versioning"
+    if unknown := _unknown(check_id, facts, "versioning"):
+        return unknown
+    state = facts.settings.versioning or "never enabled"
+    evidence = {"bucket": facts.settings.bucket, "versioning": facts.settings.versioning}
+    if facts.settings.versioning == "Enabled":
+        return finding(check_id, Status.PASS, "versioning is Enabled", evidence)
+    return finding(check_id, Status.FAIL, f"versioning is {state}", evidence)
+
+
+def object_lock(facts: S3Facts) -> Finding:
+    check_id = "s3.object_lock"
+    if unknown := _unknown(check_id, facts, "object_lock"):
+        return unknown
+    evidence = {"bucket": facts.settings.bucket,
+                "object_lock_enabled": facts.settings.object_lock_enabled}
+    if facts.settings.object_lock_enabled:
+        return finding(check_id, Status.PASS, "Object Lock is enabled", evidence)
+    return finding(check_id, Status.FAIL, "Object Lock is not enabled on the bucket", evidence)
+
+
+def object_lock_mode(facts: S3Facts) -> Finding:
+    check_id = "s3.object_lock.mode"
+    if unknown := _unknown(check_id, facts, "object_lock"):
+        return unknown
+    mode, required = facts.settings.lock_mode, facts.policy.object_lock_mode
+    evidence = {"bucket": facts.settings.bucket, "default_mode": mode, "required": required}
+    if not mode:
+        return finding(check_id, Status.FAIL, "no default retention mode is set", evidence)
+    needed = 1 if required == "any" else _MODE_STRENGTH[required]
+    if _MODE_STRENGTH.get(mode, 0) < needed:
+        return finding(check_id, Status.FAIL,
+                       f"default retention mode is {mode}, policy requires {required}", evidence)
+    return finding(check_id, Status.PASS, f"default retention mode is {mode}", evidence)
+
+
+def object_lock_retention(facts: S3Facts) -> Finding:
+    check_id = "s3.object_lock.retention"
+    if unknown := _unknown(check_id, facts, "object_lock"):
+        return unknown
+    days, minimum = facts.settings.lock_days, facts.policy.min_retention_days
+    evidence = {"bucket": facts.settings.bucket, "default_retention_days": days,
+                "min_retention_days": minimum}
+    if days is None:
+        return finding(check_id, Status.FAIL, "no default retention period is set", evidence)
+    if days < minimum:
+        return finding(check_id, Status.FAIL,
+                       f"default retention is {days} days, policy requires {minimum}", evidence)
+    return finding(check_id, Status.PASS,
+                   f"default retention is {days} days (policy {minimum})", evidence)
+
+
+def objects_locked(facts: S3Facts) -> Finding:
+    check_id = "s3.objects.locked"
+    scan = _scan(facts)
+    unlocked = [h.key for h in scan.heads
+                if not h.legal_hold and not (h.lock_mode and h.retain_until
+                                             and h.retain_until > facts.now)]
+    evidence = {
+        "bucket": facts.settings.bucket, "current_versions": scan.current,
+        "checked": len(scan.heads), "sampled": scan.head_sampled, "seed": scan.seed,
+        "unlocked": len(unlocked), "unlocked_examples": unlocked[:EXAMPLES],
+        "head_errors": len(scan.head_errors), "head_error_examples": scan.head_errors[:EXAMPLES],
+    }
+    how = f"{'a sample of ' if scan.head_sampled else ''}{len(scan.heads)} current versions"
+    if unlocked:
+        return finding(check_id, Status.FAIL,
+                       f"{len(unlocked)} of {how} have no active retention or legal hold",
+                       evidence)
+    if scan.head_errors:
+        return finding(check_id, Status.ERROR,
+                       f"could not read retention of {len(scan.head_errors)} objects: "
+                       f"{scan.head_errors[0]}", evidence)
+    return finding(check_id, Status.PASS, f"all {how} are locked", evidence)
+
+
+def _same_key(configured: str, actual: str) -> bool:
+    """KMS keys may be named by ARN or by id; compare the key id part."""
+    def key_id(text: str) -> str:
+        return text.rsplit("/", 1)[-1] if "/" in text else text.rsplit(":", 1)[-1]
+    return bool(actual) and key_id(configured) == key_id(actual)
+
+
+def encryption(facts: S3Facts) -> Finding:
+    check_id = "s3.encryption"
+    if unknown := _unknown(check_id, facts, "encryption"):
+        return unknown
+    s, policy = facts.settings, facts.policy
+    evidence = {"bucket": s.bucket, "algorithm": s.encryption_algorithm,
+                "kms_key_id": s.kms_key_id, "bucket_key_enabled": s.bucket_key_enabled,
+                "required": policy.encryption, "required_kms_key_id": policy.kms_key_id}
+    if not s.encryption_algorithm:
+        return finding(check_id, Status.FAIL, "no default encryption is configured", evidence)
+    if policy.encryption != "any" and s.encryption_algorithm != policy.encryption:
+        return finding(check_id, Status.FAIL, f"default encryption is {s.encryption_algorithm}, "
+                       f"policy requires {policy.encryption}", evidence)
+    if policy.kms_key_id and not _same_key(policy.kms_key_id, s.kms_key_id):
+        return finding(check_id, Status.FAIL, f"default KMS key is {s.kms_key_id or 'none'}, "
+                       f"policy requires {policy.kms_key_id}", evidence)
+    key = f" with key {s.kms_key_id}" if s.kms_key_id else ""
+    return finding(check_id, Status.PASS, f"default encryption is {s.encryption_algorithm}{key}",
+                   evidence)
+
+
+def objects_encrypted(facts: S3Facts) -> Finding:
+    check_id = "s3.objects.encrypted"
+    scan, policy = _scan(facts), facts.policy
+    unencrypted = [h.key for h in scan.heads if not h.encryption]
+    other = [h.key for h in scan.heads if h.encryption and (
+        (policy.encryption != "any" and h.encryption != policy.encryption)
+        or (policy.kms_key_id and not _same_key(policy.kms_key_id, h.kms_key_id)))]
+    evidence = {
+        "bucket": facts.settings.bucket, "checked": len(scan.heads),
+        "sampled": scan.head_sampled, "seed": scan.seed,
+        "unencrypted": len(unencrypted), "unencrypted_examples": unencrypted[:EXAMPLES],
+        "other_encryption": len(other), "other_encryption_examples": other[:EXAMPLES],
+        "algorithms": sorted({h.encryption or "none" for h in scan.heads}),
+        "head_errors": len(scan.head_errors),
+    }
+    if unencrypted or other:
+        parts = [f"{len(unencrypted)} unencrypted"] if unencrypted else []
+        parts += [f"{len(other)} with another algorithm or key"] if other else []
+        return finding(check_id, Status.FAIL,
+                       f"{' and '.join(parts)} of {len(scan.heads)} checked objects", evidence)
+    if scan.head_errors:
+        return finding(check_id, Status.ERROR, f"could not read encryption of "
+                       f"{len(scan.head_errors)} objects: {scan.head_errors[0]}", evidence)
+    return finding(check_id, Status.PASS,
+                   f"all {len(scan.heads)} checked objects are encrypted", evidence)
+
+
+def delete_markers(facts: S3Facts) -> Finding:
+    check_id = "s3.delete_markers"
+    scan = _scan(facts)
+    evidence = {"bucket": facts.settings.bucket, "delete_markers": scan.delete_markers,
+                "hidden_keys": scan.hidden_by_delete_marker,
+                "hidden_examples": scan.hidden_examples}
+    if scan.hidden_by_delete_marker:
+        return finding(check_id, Status.WARN, f"{scan.hidden_by_delete_marker} keys are hidden "
+                       "behind delete markers: something deleted backups", evidence)
+    return finding(check_id, Status.PASS, "no backups hidden behind delete markers", evidence)
+
+
+def public_access(facts: S3Facts) -> Finding:
+    check_id = "s3.public_access"
+    if "public_access_block" in facts.settings.errors:
+        return finding(check_id, Status.WARN, "cannot read the public access block: "
+                       f"{facts.settings.errors['public_access_block']}",
+                       {"bucket": facts.settings.bucket})
+    block = facts.settings.public_access_block
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    off = [f for f in flags if not block.get(f)]
+    evidence = {"bucket": facts.settings.bucket, "public_access_block": block, "off": off}
+    if off:
+        return finding(check_id, Status.WARN,
+                       f"public access block is not fully on (off: {', '.join(off)})", evidence)
+    return finding(check_id, Status.PASS, "public access block is fully on", evidence)
+
+
+def freshness(facts: S3Facts) -> Finding:
+    check_id = "s3.freshness"
+    scan = _scan(facts)
+    evidence = {"bucket": facts.settings.bucket, "rpo_seconds": facts.rpo_seconds,
+                "newest": scan.newest.astimezone(UTC).isoformat() if scan.newest else None,
+                "newest_key": scan.newest_key}
+    if scan.newest is None:
+        return finding(check_id, Status.FAIL, "no objects in the backup set", evidence)
+    age = (facts.now - scan.newest).total_seconds()
+    evidence["age_seconds"] = round(age, 1)
+    text = f"newest object {age_text(age)} old (rpo {age_text(facts.rpo_seconds)})"
+    return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
+                   evidence)
+
+
+def _scan(facts: S3Facts) -> ObjectScan:
+    return facts.scan if facts.scan is not None else ObjectScan()
+
+
+#: checks on the bucket's configuration alone (also run for a restic repository's bucket)
+BUCKET_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention, encryption,
+                 public_access)
+
+
+def run_bucket_checks(facts: S3Facts) -> list[Finding]:
+    return [check(facts) for check in BUCKET_CHECKS]
+
+
+#: every s3.* check, in the order SPEC lists them
+ALL_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention, objects_locked,
+              encryption, objects_encrypted, delete_markers, public_access, freshness)
+
+
+def run_all(facts: S3Facts) -> list[Finding]:
+    return [check(facts) for check in ALL_CHECKS]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,194 @@
+"""The command line: parse, call the core, render. The only place that prints or exits."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backupcheck import __version__
+from backupcheck.config import default_plan, load_clients, load_plan
+from backupcheck.engine import Progress as ProgressCallback
+from backupcheck.errors import BackupcheckError
+from backupcheck.model import Client, Plan, RunReport
+from backupcheck.report.jsonout import render_json
+from backupcheck.report.table import print_table
+from backupcheck.report.text import visible
+
+log = logging.getLogger("backupcheck")
+
+app = typer.Typer(
+    name="backupcheck",
+    help="Prove that backups are present, fresh, encrypted, immutable and restorable in time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+manifest_app = typer.Typer(help="Ground-truth manifests made at backup time.",
+                           no_args_is_help=True)
+app.add_typer(manifest_app, name="manifest")
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+class TrendFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+TargetsOpt = Annotated[Path, typer.Option("--targets", help="Directory of client *.toml files.")]
+ClientOpt = Annotated[list[str] | None, typer.Option("--client",
+                                                     help="Only this client (repeatable).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+HistoryOpt = Annotated[Path, typer.Option("--history", help="History directory.")]
+
+DEFAULT_TARGETS = Path("targets")
+DEFAULT_HISTORY = Path(".backupcheck/history")
+DEFAULT_PLAN = Path("restore_tests/weekly.toml")
+
+T = TypeVar("T")
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    stderr_console().print(f"backupcheck: error: {visible(message)}", markup=False,
+                           highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run core code; turn our errors into one line and their exit code, never a traceback."""
+    try:
+        return action()
+    except BackupcheckError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        log.debug("unexpected error", exc_info=True)
+        raise fail(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0], 1) from None
+
+
+def show_progress(fmt: str) -> bool:
+    return fmt == "table" and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled or total == 0:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(client: str, target: str) -> None:
+            bar.update(task, advance=1, description=f"{label} {visible(client)}/"
+                       f"{visible(target)}")
+
+        yield advance
+
+
+def emit(report: RunReport, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(render_json(report) + "\n")
+        sys.stdout.flush()
+    else:
+        print_table(report, stdout_console())
+    raise typer.Exit(report.exit_code)
+
+
+def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
+    return guarded(lambda: load_clients(targets, client or []))
+
+
+def plan_from(path: Path | None, explicit: bool) -> Plan:
+    if path is not None and (explicit or path.exists()):
+        return guarded(lambda: load_plan(path))
+    return default_plan()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Debug logging on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.WARNING)
+    if version:
+        typer.echo(f"backupcheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def inventory(
+    targets: TargetsOpt = DEFAULT_TARGETS,
+    client: ClientOpt = None,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Path | None, typer.Option("--out", help="Write every object version / "
+                                             "snapshot as Parquet.")] = None,
+) -> None:
+    """List every backup set per client, with its storage settings."""
+    from backupcheck.inventory import inventory as run_inventory
+
+    clients = clients_from(targets, client)
+    total = sum(len(c.targets) for c in clients)
+    with progress_bar("inventory", total, show_progress(fmt)) as progress:
+        report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
+    emit(report, fmt)
+
+
+@app.command()
+def verify(
+    targets: TargetsOpt = DEFAULT_TARGETS,
+    client: ClientOpt = None,
+    fmt: FormatOpt = Format.table,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Restore plan (for "
+                                              "read_data_subset).")] = None,
+    read_data_subset: Annotated[str | None, typer.Option(
+        "--read-data-subset", help="Override the plan's restic check data subset.")] = None,
+) -> None:
+    """Run the policy checks without restoring data."""
+    from dataclasses import replace
+
+    from backupcheck.verify import verify as run_verify
+
+    clients = clients_from(targets, client)
+    chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
+    if read_data_subset is not None:
+        chosen = replace(chosen, read_data_subset=read_data_subset)
+    total = sum(len(c.targets) for c in clients)
+    with progress_bar("verify", total, show_progress(fmt)) as progress:
+        report = guarded(lambda: run_verify(clients, chosen, progress=progress))
+    emit(report, fmt)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr_console().print("backupcheck: interrupted", markup=False)
+        sys.exit(130)

@@ -1,0 +1,312 @@
+"""Loads ``targets/*.toml`` and ``restore_tests/*.toml`` into the model: the only validation edge.
+
+Every problem becomes a :class:`ConfigError` naming the file, the line where it can be found,
+and the key, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import humanfriendly
+
+from backupcheck.errors import ConfigError
+from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
+
+#: environment variables that hold secrets and so must not be written into a config file
+_SECRET_ENV = frozenset(
+    {"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_ACCOUNT_KEY",
+     "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
+)
+
+_READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?)$")
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
+    try:
+        seconds = float(humanfriendly.parse_timespan(text.strip()))
+    except humanfriendly.InvalidTimespan:
+        raise ValueError(
+            f"cannot parse duration {text!r} (write it like 30s, 90m, 26h, 7d or 2w)"
+        ) from None
+    if seconds <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return seconds
+
+
+def parse_size(text: str) -> int:
+    """``2GiB``, ``500MB`` → bytes. Raises ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("expected a size like 500MB or 2GiB")
+    try:
+        size = int(humanfriendly.parse_size(text.strip(), binary=False))
+    except humanfriendly.InvalidSize:
+        raise ValueError(f"cannot parse size {text!r} (write it like 500MB or 2GiB)") from None
+    if size <= 0:
+        raise ValueError(f"size {text!r} must be positive")
+    return size
+
+
+class _Reader:
+    """Typed access to one TOML table, reporting errors with file, line and dotted key."""
+
+    def __init__(self, file: Path, text: str, table: Mapping[str, Any], prefix: str = "") -> None:
+        self.file, self.text, self.table, self.prefix = file, text, table, prefix
+        self.used: set[str] = set()
+
+    def line_of(self, key: str) -> int | None:
+        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
+        pattern = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if pattern.match(line):
+                return number
+        section = re.compile(rf"^\s*\[\[?\s*{re.escape(leaf)}\s*\]\]?")
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if section.match(line):
+                return number
+        return None
+
+    def error(self, key: str, message: str) -> ConfigError:
+        dotted = f"{self.prefix}{key}"
+        return ConfigError(self.file, message, key=dotted, line=self.line_of(key))
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
+            required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if required:
+                raise ConfigError(self.file, "required key is missing", key=f"{self.prefix}{key}")
+            return default
+        value = self.table[key]
+        # bool is an int in Python; a TOML `true` where a number belongs is still wrong.
+        wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
+        if wrong_bool or not isinstance(value, kind):
+            raise self.error(key, f"expected {_type_name(kind)}, got {_toml_type(value)}")
+        return value
+
+    def converted(self, key: str, convert: Callable[[str], Any], default: str | None = None,
+                  required: bool = False) -> Any:
+        raw = self.get(key, str, default, required)
+        if raw is None:
+            return None
+        try:
+            return convert(raw)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def choice(self, key: str, choices: Iterable[str], default: str) -> str:
+        value: str = self.get(key, str, default)
+        options = list(choices)
+        if value not in options:
+            raise self.error(key, f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def non_negative_int(self, key: str, default: int, minimum: int = 0) -> int:
+        value: int = self.get(key, int, default)
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list, [])
+        if not all(isinstance(item, str) for item in value):
+            raise self.error(key, "expected a list of strings")
+        return tuple(value)
+
+    def reject_unknown(self) -> None:
+        for key in self.table:
+            if key not in self.used:
+                raise self.error(key, "unknown key")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "a table", float: "a number"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read file: {exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(path, f"TOML syntax error: {message}", line=line) from None
+
+
+def _load_policy(reader: _Reader) -> Policy:
+    reader.reject_unknown()
+    return Policy(
+        object_lock_mode=reader.choice(  # type: ignore[arg-type]
+            "object_lock_mode", ("COMPLIANCE", "GOVERNANCE", "any"), "COMPLIANCE"),
+        min_retention_days=reader.non_negative_int("min_retention_days", 30),
+        encryption=reader.choice(  # type: ignore[arg-type]
+            "encryption", ("any", "AES256", "aws:kms"), "any"),
+        kms_key_id=reader.get("kms_key_id", str, ""),
+        max_restic_keys=reader.non_negative_int("max_restic_keys", 1, minimum=1),
+        min_snapshots=reader.non_negative_int("min_snapshots", 1),
+    )
+
+
+def _load_target(reader: _Reader) -> Target:
+    name: str = reader.get("name", str, required=True)
+    if not name.strip():
+        raise reader.error("name", "must not be empty")
+    kind = reader.choice("kind", ("s3", "restic"), "")
+    target: Target
+    if kind == "s3":
+        bucket: str = reader.get("bucket", str, required=True)
+        if not bucket:
+            raise reader.error("bucket", "must not be empty")
+        target = S3Target(
+            name=name,
+            bucket=bucket,
+            prefix=reader.get("prefix", str, ""),
+            endpoint_url=reader.get("endpoint_url", str),
+            region=reader.get("region", str),
+            profile=reader.get("profile", str),
+            manifest=reader.get("manifest", str),
+        )
+    else:
+        env = reader.get("env", dict, {})
+        for key, value in env.items():
+            if not isinstance(value, str):
+                raise reader.error("env", f"value of {key} must be a string")
+            if key in _SECRET_ENV:
+                raise reader.error(
+                    "env", f"{key} is a secret and must not be written in a config file "
+                    "(use password_file, password_command or password_env)")
+        passwords = {k: reader.get(k, str) for k in
+                     ("password_file", "password_command", "password_env")}
+        given = [k for k, v in passwords.items() if v]
+        if len(given) != 1:
+            raise reader.error(
+                "password_file" if not given else given[1],
+                "set exactly one of password_file, password_command, password_env")
+        target = ResticTarget(
+            name=name,
+            repository=reader.get("repository", str, required=True),
+            password_file=passwords["password_file"],
+            password_command=passwords["password_command"],
+            password_env=passwords["password_env"],
+            env=dict(env),
+            host=reader.get("host", str),
+            paths=reader.string_list("paths"),
+            tags=reader.string_list("tags"),
+            manifest=reader.get("manifest", str),
+            source=reader.get("source", str),
+        )
+    reader.reject_unknown()
+    return target
+
+
+def load_client(path: Path) -> Client:
+    """Parse and validate one client file."""
+    text, doc = _read_toml(path)
+    top = _Reader(path, text, doc)
+    name: str = top.get("client", str, required=True)
+    if not _CLIENT_NAME.match(name):
+        raise top.error("client", "use letters, digits, '.', '_' and '-' only (max 128)")
+    rpo = top.converted("rpo", parse_duration, required=True)
+    rto = top.converted("rto", parse_duration, required=True)
+    policy = _load_policy(_Reader(path, text, top.get("policy", dict, {}), "policy."))
+    raw_targets = top.get("targets", list, [])
+    top.reject_unknown()
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_targets):
+        if not isinstance(raw, dict):
+            raise top.error("targets", "each [[targets]] entry must be a table")
+        target = _load_target(_Reader(path, text, raw, f"targets[{index}]."))
+        if target.name in seen:
+            raise ConfigError(path, f"duplicate target name {target.name!r}",
+                              key=f"targets[{index}].name", line=top.line_of("name"))
+        seen.add(target.name)
+        targets.append(target)
+    return Client(name=name, rpo_seconds=rpo, rto_seconds=rto, policy=policy,
+                  targets=tuple(targets), source_file=path)
+
+
+def load_clients(directory: Path, only: Iterable[str] = ()) -> list[Client]:
+    """All clients in ``directory/*.toml``, optionally only the named ones."""
+    if not directory.is_dir():
+        raise ConfigError(directory, "targets directory does not exist")
+    clients: list[Client] = []
+    by_name: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.toml")):
+        client = load_client(path)
+        if client.name in by_name:
+            raise ConfigError(path, f"duplicate client {client.name!r} (also in "
+                              f"{by_name[client.name]})", key="client")
+        by_name[client.name] = path
+        clients.append(client)
+    if not clients:
+        raise ConfigError(directory, "no client files (*.toml) found")
+    wanted = list(only)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise ConfigError(directory, f"no such client: {', '.join(unknown)}", key="--client")
+    if wanted:
+        clients = [c for c in clients if c.name in wanted]
+    return clients
+
+
+def load_plan(path: Path) -> Plan:
+    """Parse and validate one restore plan."""
+    if not path.is_file():
+        raise ConfigError(path, "restore plan not found")
+    text, doc = _read_toml(path)
+    reader = _Reader(path, text, doc)
+    subset: str = reader.get("read_data_subset", str, "2%")
+    if subset and not _READ_DATA_SUBSET.match(subset):
+        raise reader.error("read_data_subset", f"expected '' or like 2%, 1/5 or 500M, "
+                           f"got {subset!r}")
+    snapshot: str = reader.get("snapshot", str, "latest")
+    window: float | None = None
+    if snapshot.startswith("random-within:"):
+        try:
+            window = parse_duration(snapshot.split(":", 1)[1])
+        except ValueError as exc:
+            raise reader.error("snapshot", str(exc)) from None
+    elif snapshot != "latest":
+        raise reader.error("snapshot", f"must be 'latest' or 'random-within:30d', got {snapshot!r}")
+    plan = Plan(
+        name=reader.get("name", str, path.stem),
+        files=reader.non_negative_int("files", 20, minimum=1),
+        max_bytes=reader.converted("max_bytes", parse_size, "2GiB"),
+        read_data_subset=subset,
+        include_newest=reader.get("include_newest", bool, True),
+        snapshot=snapshot,
+        snapshot_window_seconds=window,
+        prefer_unverified=reader.get("prefer_unverified", bool, True),
+        jobs=reader.non_negative_int("jobs", 4, minimum=1),
+    )
+    reader.reject_unknown()
+    return plan
+
+
+def default_plan() -> Plan:
+    """The plan used when ``--plan`` is not given and ``restore_tests/weekly.toml`` is absent."""
+    return Plan()

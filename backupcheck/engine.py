@@ -1,0 +1,106 @@
+"""Runs a command over every target of every client, concurrently, and collects the results.
+
+A failing target never stops the others: anything a target raises becomes ``error`` findings
+for that target alone. The engine never prints; it reports progress through a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from backupcheck.backends import CHECK_IDS, open_backend
+from backupcheck.backends.base import Backend
+from backupcheck.checks.common import finding
+from backupcheck.errors import BackupcheckError, ReadOnlyViolation
+from backupcheck.model import Client, ClientResult, Finding, RunReport, Status, Target, TargetResult
+
+log = logging.getLogger(__name__)
+
+#: called once per finished target with (client name, target name)
+Progress = Callable[[str, str], None]
+TargetWork = Callable[[Client, Target, Backend], TargetResult]
+
+DEFAULT_WORKERS = 8
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unavailable_findings(kind: str, message: str) -> tuple[Finding, ...]:
+    """Every check of ``kind`` as ``error``: the target could not be checked at all."""
+    ids = CHECK_IDS[kind]
+    first = finding(ids[0], Status.ERROR, message, {"error": message})
+    rest = (finding(i, Status.ERROR, f"not checked: {message}", {"error": message})
+            for i in ids[1:])
+    return (first, *rest)
+
+
+def seed_for(client: str, target: str, base_seed: int) -> int:
+    """A per-target seed derived from the run seed, stable across runs and processes."""
+    import xxhash
+
+    return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)
+
+
+def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int) -> TargetResult:
+    backend: Backend | None = None
+    try:
+        backend = open_backend(client, target, seed_for(client.name, target.name, base_seed))
+        return work(client, target, backend)
+    except ReadOnlyViolation:
+        raise  # a bug, never a target's fault: stop loudly
+    except BackupcheckError as exc:
+        log.info("%s/%s: %s", client.name, target.name, exc)
+        return TargetResult(target.name, target.kind, unavailable_findings(target.kind, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - one broken target must not stop the others
+        log.debug("%s/%s failed", client.name, target.name, exc_info=True)
+        message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
+        return TargetResult(target.name, target.kind, unavailable_findings(target.kind, message))
+    finally:
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the result
+                log.debug("closing %s/%s failed", client.name, target.name, exc_info=True)
+
+
+def run_targets(
+    command: str,
+    clients: Sequence[Client],
+    work: TargetWork,
+    *,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+    base_seed: int = 0,
+) -> RunReport:
+    """Apply ``work`` to every target concurrently; results keep the configuration's order."""
+    started = now_utc()
+    jobs = [(client, target) for client in clients for target in client.targets]
+
+    def one(job: tuple[Client, Target]) -> TargetResult:
+        client, target = job
+        result = _run_one(client, target, work, base_seed)
+        if progress is not None:
+            progress(client.name, target.name)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)),
+                            thread_name_prefix="target") as pool:
+        results = list(pool.map(one, jobs))
+    by_client: dict[str, list[TargetResult]] = {c.name: [] for c in clients}
+    for (client, _), result in zip(jobs, results, strict=True):
+        by_client[client.name].append(result)
+    return RunReport(
+        command=command,
+        started_at=iso(started),
+        finished_at=iso(now_utc()),
+        clients=tuple(ClientResult(name, tuple(rs)) for name, rs in by_client.items()),
+    )

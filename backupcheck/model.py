@@ -1,0 +1,303 @@
+"""The result and configuration model: frozen dataclasses every other module speaks.
+
+Glossary:
+  client   one MSP customer, one ``targets/*.toml`` file;
+  target   one backup set of a client (an S3 bucket/prefix or a restic repository);
+  finding  the outcome of one check id on one target (status, message, evidence);
+  plan     a restore-test plan from ``restore_tests/*.toml``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+class Status(enum.StrEnum):
+    """Outcome of a check; ordering by severity is ``pass < warn < error < fail``."""
+
+    PASS = "pass"
+    WARN = "warn"
+    ERROR = "error"
+    FAIL = "fail"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Status.PASS: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The most severe status of ``statuses`` (``pass`` when there are none)."""
+    return max(statuses, key=lambda s: s.severity, default=Status.PASS)
+
+
+def exit_code_for(status: Status) -> int:
+    """SPEC exit codes: 1 for any failure, 3 when something could not be checked, else 0."""
+    return {Status.FAIL: 1, Status.ERROR: 3}.get(status, 0)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Policy:
+    object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE", "any"] = "COMPLIANCE"
+    min_retention_days: int = 30
+    encryption: Literal["any", "AES256", "aws:kms"] = "any"
+    kms_key_id: str = ""
+    max_restic_keys: int = 1
+    min_snapshots: int = 1
+
+
+@dataclass(frozen=True)
+class S3Target:
+    name: str
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    manifest: str | None = None
+    kind: Literal["s3"] = "s3"
+
+
+@dataclass(frozen=True)
+class ResticTarget:
+    name: str
+    repository: str
+    password_file: str | None = None
+    password_command: str | None = None
+    password_env: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    host: str | None = None
+    paths: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    manifest: str | None = None
+    source: str | None = None
+    kind: Literal["restic"] = "restic"
+
+
+Target = S3Target | ResticTarget
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    rpo_seconds: float
+    rto_seconds: float
+    policy: Policy
+    targets: tuple[Target, ...]
+    source_file: Path
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str = "weekly"
+    files: int = 20
+    max_bytes: int = 2 * 1024**3
+    read_data_subset: str = "2%"
+    include_newest: bool = True
+    snapshot: str = "latest"
+    #: for ``snapshot = "random-within:30d"``: the window in seconds, else None
+    snapshot_window_seconds: float | None = None
+    prefer_unverified: bool = True
+    jobs: int = 4
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check id judged on one target."""
+
+    id: str
+    status: Status
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: one line telling the operator how to fix a failing check
+    hint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": str(self.status),
+            "message": self.message,
+            "evidence": dict(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A sampled file that did not come back right."""
+
+    path: str
+    reason: Literal["digest", "size", "missing", "unreadable"]
+    expected: str = ""
+    actual: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "reason": self.reason,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One sampled file's restore: what came back and how fast."""
+
+    path: str
+    size: int
+    bytes: int
+    seconds: float
+    ttfb_seconds: float
+    #: ``ok`` | ``unproven`` | ``digest`` | ``size`` | ``missing`` | ``unreadable``
+    result: str
+    xxh3_128: str = ""
+    expected_xxh3_128: str = ""
+    truth: str = ""  # where the expected digest came from: manifest | metadata | source | ""
+    retries: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    seed: int
+    snapshot: str
+    sampled: int
+    verified: int
+    mismatched: int
+    unreadable: int
+    unproven: int
+    bytes: int
+    seconds: float
+    ttfb_seconds: float
+    throughput_bytes_per_s: float
+    total_bytes: int
+    total_files: int
+    estimated_full_restore_seconds: float
+    rto_seconds: float
+    coverage: float
+    retries: int
+    problems: tuple[Problem, ...]
+    files: tuple[FileResult, ...]
+    estimate_method: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "sampled": self.sampled,
+            "verified": self.verified,
+            "mismatched": self.mismatched,
+            "unreadable": self.unreadable,
+            "unproven": self.unproven,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 6),
+            "ttfb_seconds": round(self.ttfb_seconds, 6),
+            "throughput_bytes_per_s": round(self.throughput_bytes_per_s, 1),
+            "total_bytes": self.total_bytes,
+            "total_files": self.total_files,
+            "estimated_full_restore_seconds": round(self.estimated_full_restore_seconds, 3),
+            "rto_seconds": self.rto_seconds,
+            "snapshot": self.snapshot,
+            "coverage": round(self.coverage, 6),
+            "retries": self.retries,
+            "estimate_method": dict(self.estimate_method),
+            "problems": [p.to_json() for p in self.problems],
+            "files": [
+                {
+                    "path": f.path,
+                    "size": f.size,
+                    "bytes": f.bytes,
+                    "seconds": round(f.seconds, 6),
+                    "ttfb_seconds": round(f.ttfb_seconds, 6),
+                    "result": f.result,
+                    "xxh3_128": f.xxh3_128,
+                    "expected_xxh3_128": f.expected_xxh3_128,
+                    "truth": f.truth,
+                    "retries": f.retries,
+                }
+                for f in self.files
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: str
+    kind: str
+    checks: tuple[Finding, ...] = ()
+    restore: RestoreResult | None = None
+    inventory: Mapping[str, Any] | None = None
+
+    @property
+    def status(self) -> Status:
+        return worst(f.status for f in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "target": self.target,
+            "kind": self.kind,
+            "status": str(self.status),
+            "checks": [f.to_json() for f in self.checks],
+        }
+        if self.restore is not None:
+            doc["restore"] = self.restore.to_json()
+        if self.inventory is not None:
+            doc["inventory"] = dict(self.inventory)
+        return doc
+
+
+@dataclass(frozen=True)
+class ClientResult:
+    client: str
+    targets: tuple[TargetResult, ...]
+
+    @property
+    def status(self) -> Status:
+        return worst(t.status for t in self.targets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "status": str(self.status),
+            "targets": [t.to_json() for t in self.targets],
+        }
+
+
+SCHEMA = "backupcheck.report/1"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    command: str
+    started_at: str
+    finished_at: str
+    clients: tuple[ClientResult, ...]
+
+    @property
+    def status(self) -> Status:
+        return worst(c.status for c in self.clients)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "command": self.command,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": str(self.status),
+            "clients": [c.to_json() for c in self.clients],
+        }

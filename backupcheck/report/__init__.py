@@ -1,0 +1,1 @@
+"""Renderers of one result model: rich tables, the SPEC JSON document, and (later) more."""

@@ -1,0 +1,116 @@
+"""Rich tables for ``inventory``, ``verify`` and ``drill``: grouped by client, worst first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from backupcheck.model import ClientResult, RunReport, Status
+from backupcheck.report.text import human_bytes, human_seconds, safe, visible
+
+STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.ERROR: "magenta",
+         Status.FAIL: "bold red"}
+
+
+def status_text(status: Status) -> Text:
+    return Text(str(status).upper(), style=STYLE[status])
+
+
+def _worst_first(clients: Iterable[ClientResult]) -> list[ClientResult]:
+    return sorted(clients, key=lambda c: (-c.status.severity, c.client))
+
+
+def checks_table(client: ClientResult) -> Table:
+    table = Table(title=f"{visible(client.client)} — {str(client.status).upper()}",
+                  title_style=STYLE[client.status], title_justify="left", expand=False)
+    table.add_column("target")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("message", overflow="fold")
+    for target in sorted(client.targets, key=lambda t: (-t.status.severity, t.target)):
+        for check in sorted(target.checks, key=lambda f: -f.status.severity):
+            message = Text.from_markup(safe(check.message))
+            if check.status in (Status.FAIL, Status.ERROR) and check.hint:
+                message.append(f"\n→ {check.hint}", style="dim italic")
+            table.add_row(Text(visible(target.target)), check.id, status_text(check.status),
+                          message)
+    return table
+
+
+def restore_table(client: ClientResult) -> Table | None:
+    rows = [t for t in client.targets if t.restore is not None]
+    if not rows:
+        return None
+    table = Table(title=f"{visible(client.client)} — restore drill", title_justify="left")
+    for name in ("target", "snapshot", "sampled", "ok", "mismatch", "unreadable", "bytes",
+                 "throughput", "ttfb", "est. full restore", "RTO", "coverage"):
+        table.add_column(name, justify="left" if name in ("target", "snapshot") else "right")
+    for target in rows:
+        r = target.restore
+        assert r is not None
+        over = r.estimated_full_restore_seconds > r.rto_seconds
+        table.add_row(
+            Text(visible(target.target)), r.snapshot[:12], str(r.sampled), str(r.verified),
+            Text(str(r.mismatched), style="bold red" if r.mismatched else ""),
+            Text(str(r.unreadable), style="bold red" if r.unreadable else ""),
+            human_bytes(r.bytes), f"{human_bytes(r.throughput_bytes_per_s)}/s",
+            human_seconds(r.ttfb_seconds),
+            Text(human_seconds(r.estimated_full_restore_seconds),
+                 style="bold red" if over else "green"),
+            human_seconds(r.rto_seconds), f"{r.coverage:.1%}")
+    for target in rows:
+        assert target.restore is not None
+        for problem in target.restore.problems:
+            table.add_row(Text(visible(target.target)), Text(f"✗ {problem.reason}",
+                          style="bold red"), Text(visible(problem.path)), "", "", "", "", "",
+                          "", "", "", "")
+    return table
+
+
+def inventory_table(report: RunReport) -> Table:
+    table = Table(title="backup inventory", title_justify="left")
+    for name in ("client", "target", "kind", "location", "size", "objects/snapshots",
+                 "newest", "oldest", "lock", "retention", "versioning", "encryption"):
+        table.add_column(name, overflow="fold")
+    for client in report.clients:
+        for target in client.targets:
+            inv = dict(target.inventory or {})
+            if not inv:
+                message = target.checks[0].message if target.checks else "not available"
+                table.add_row(Text(visible(client.client)), Text(visible(target.target)),
+                              target.kind, Text(f"ERROR: {visible(message)}", style="magenta"))
+                continue
+            count = inv.get("objects", inv.get("snapshots", ""))
+            retention = inv.get("retention_days")
+            table.add_row(
+                Text(visible(client.client)), Text(visible(target.target)), target.kind,
+                Text(visible(inv.get("location", ""))),
+                human_bytes(inv.get("size_bytes") or 0), str(count),
+                str(inv.get("newest") or "-")[:19], str(inv.get("oldest") or "-")[:19],
+                str(inv.get("lock_mode", "-")),
+                f"{retention}d" if retention is not None else "-",
+                str(inv.get("versioning", "-")), Text(visible(inv.get("encryption", "-"))))
+    return table
+
+
+def render_table(report: RunReport) -> RenderableType:
+    parts: list[RenderableType] = []
+    if report.command == "inventory":
+        parts.append(inventory_table(report))
+    for client in _worst_first(report.clients):
+        if report.command != "inventory" or any(t.checks for t in client.targets):
+            parts.append(checks_table(client))
+        restore = restore_table(client)
+        if restore is not None:
+            parts.append(restore)
+    parts.append(Text.assemble("overall: ", status_text(report.status),
+                               f"  ({len(report.clients)} clients, "
+                               f"{sum(len(c.targets) for c in report.clients)} targets)"))
+    return Group(*parts)
+
+
+def print_table(report: RunReport, console: Console) -> None:
+    console.print(render_table(report))
