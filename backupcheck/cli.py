@@ -192,3 +192,40 @@ def main() -> None:
     except KeyboardInterrupt:
         stderr_console().print("backupcheck: interrupted", markup=False)
         sys.exit(130)
+
+
+@app.command()
+def drill(
+    targets: TargetsOpt = DEFAULT_TARGETS,
+    client: ClientOpt = None,
+    fmt: FormatOpt = Format.table,
+    plan: Annotated[Path, typer.Option("--plan", help="Restore plan.")] = DEFAULT_PLAN,
+    seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample seed "
+                                             "(default: derived from the date).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
+                                             "per target (default: the plan's).")] = None,
+    history: HistoryOpt = DEFAULT_HISTORY,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this "
+                                             "drill.")] = False,
+) -> None:
+    """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
+    from backupcheck.engine import now_utc
+    from backupcheck.history import HistoryStore
+    from backupcheck.restore.drill import DrillOptions, record_history
+    from backupcheck.restore.drill import drill as run_drill
+
+    clients = clients_from(targets, client)
+    chosen = plan_from(plan, plan != DEFAULT_PLAN)
+    moment = now_utc()
+    options = DrillOptions(
+        plan=chosen, seed=seed,
+        jobs=jobs or chosen.jobs, history=None if no_history else HistoryStore(history),
+        now=moment)
+    total = sum(len(c.targets) for c in clients)
+    with progress_bar("drill", total, show_progress(fmt)) as progress:
+        report = guarded(lambda: run_drill(clients, options, progress=progress))
+    try:
+        emit(report, fmt)
+    finally:
+        # the report is out first: a history that cannot be written never costs the result
+        guarded(lambda: record_history(options, report))

@@ -34,9 +34,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def unavailable_findings(kind: str, message: str) -> tuple[Finding, ...]:
+def unavailable_findings(kind: str, message: str,
+                         extra_ids: Sequence[str] = ()) -> tuple[Finding, ...]:
     """Every check of ``kind`` as ``error``: the target could not be checked at all."""
-    ids = CHECK_IDS[kind]
+    ids = (*CHECK_IDS[kind], *extra_ids)
     first = finding(ids[0], Status.ERROR, message, {"error": message})
     rest = (finding(i, Status.ERROR, f"not checked: {message}", {"error": message})
             for i in ids[1:])
@@ -50,7 +51,8 @@ def seed_for(client: str, target: str, base_seed: int) -> int:
     return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)
 
 
-def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int) -> TargetResult:
+def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
+             extra_ids: Sequence[str]) -> TargetResult:
     backend: Backend | None = None
     try:
         backend = open_backend(client, target, seed_for(client.name, target.name, base_seed))
@@ -59,11 +61,13 @@ def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int) -
         raise  # a bug, never a target's fault: stop loudly
     except BackupcheckError as exc:
         log.info("%s/%s: %s", client.name, target.name, exc)
-        return TargetResult(target.name, target.kind, unavailable_findings(target.kind, str(exc)))
+        return TargetResult(target.name, target.kind,
+                            unavailable_findings(target.kind, str(exc), extra_ids))
     except Exception as exc:  # noqa: BLE001 - one broken target must not stop the others
         log.debug("%s/%s failed", client.name, target.name, exc_info=True)
         message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
-        return TargetResult(target.name, target.kind, unavailable_findings(target.kind, message))
+        return TargetResult(target.name, target.kind,
+                            unavailable_findings(target.kind, message, extra_ids))
     finally:
         if backend is not None:
             try:
@@ -80,6 +84,7 @@ def run_targets(
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
     base_seed: int = 0,
+    extra_check_ids: Sequence[str] = (),
 ) -> RunReport:
     """Apply ``work`` to every target concurrently; results keep the configuration's order."""
     started = now_utc()
@@ -87,7 +92,7 @@ def run_targets(
 
     def one(job: tuple[Client, Target]) -> TargetResult:
         client, target = job
-        result = _run_one(client, target, work, base_seed)
+        result = _run_one(client, target, work, base_seed, extra_check_ids)
         if progress is not None:
             progress(client.name, target.name)
         return result

@@ -10,20 +10,32 @@ Contract:
   * ``inventory`` streams one row per object version / snapshot to ``on_row`` and returns the
     summary shown in the inventory report.
   * ``catalog`` lists the files of the backup a drill restores from; ``open_file`` streams one
-    file's bytes (a binary file-like object; closing it early releases everything).
+    file's bytes (a binary file-like object; closing it early releases everything). A file
+    that is not there raises :class:`FileMissing` (from ``open_file`` or the first read); one
+    whose bytes cannot be read raises :class:`FileUnreadable` (or OSError) from a read, never a
+    silent short read.
   * Nothing here writes to a backup: S3 clients are guarded, restic runs read-only commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from backupcheck.errors import BackupcheckError
 from backupcheck.model import Finding, Plan
 
 RowSink = Callable[[Mapping[str, Any]], None]
+
+
+class FileMissing(BackupcheckError):
+    """The sampled file is not in the backup (any more): a ``missing`` result."""
+
+
+class FileUnreadable(BackupcheckError):
+    """The file's bytes could not be read back; the message says why (restic's, S3's)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Catalog:
     backup_time: datetime | None
     total_files: int
     total_bytes: int
-    entries: Iterator[CatalogEntry] | list[CatalogEntry] = field(default_factory=list)
+    entries: list[CatalogEntry] = field(default_factory=list)
 
 
 class ByteStream(Protocol):
@@ -76,6 +88,10 @@ class Backend(Protocol):
 
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         """A streamed reader of one file of the catalog's backup."""
+        ...
+
+    def stored_digest(self, entry: CatalogEntry) -> str:
+        """A digest the storage keeps beside the file (S3 ``x-amz-meta-xxh3-128``), or ""."""
         ...
 
     def close(self) -> None:

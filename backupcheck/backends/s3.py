@@ -144,10 +144,10 @@ def read_bucket_settings(client: Any, bucket: str) -> BucketSettings:
         values["object_lock_enabled"] = config.get("ObjectLockEnabled") == "Enabled"
         retention = config.get("Rule", {}).get("DefaultRetention", {})
         values["lock_mode"] = retention.get("Mode", "")
-        if "Days" in retention:
-            values["lock_days"] = int(retention["Days"])
-        elif "Years" in retention:
-            values["lock_days"] = int(retention["Years"]) * 365
+        if "Days" in retention or "Years" in retention:
+            # some servers send both, the unused one as 0 (moto: Days=0, Years=1)
+            values["lock_days"] = (int(retention.get("Days") or 0)
+                                   + int(retention.get("Years") or 0) * 365)
     encryption = fetch("encryption", client.get_bucket_encryption)
     if encryption is not None:
         rules = encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])

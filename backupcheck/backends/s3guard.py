@@ -12,8 +12,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
 
-from backupcheck.errors import ReadOnlyViolation
+from backupcheck.errors import ReadOnlyViolation, TargetUnavailable
 
 READ_PREFIXES = ("Get", "Head", "List")
 
@@ -52,8 +53,16 @@ def make_s3_client(
     profile: str | None = None,
     config: Config | None = None,
 ) -> Any:
-    """A guarded S3 client; credentials come from the normal AWS chain (or ``profile``)."""
-    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    """A guarded S3 client; credentials come from the normal AWS chain (or ``profile``).
+
+    Raises TargetUnavailable when ``profile`` is not configured on this machine.
+    """
+    try:
+        session = (boto3.session.Session(profile_name=profile) if profile
+                   else boto3.session.Session())
+    except ProfileNotFound:
+        raise TargetUnavailable(f"AWS profile {profile!r} is not configured on this "
+                                "machine") from None
     client = session.client(
         "s3",
         endpoint_url=endpoint_url or None,

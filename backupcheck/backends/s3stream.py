@@ -17,6 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
     IncompleteReadError,
@@ -24,6 +26,8 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 from urllib3.exceptions import ProtocolError
+
+from backupcheck.backends.base import FileMissing, FileUnreadable
 
 CHUNK = 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
@@ -57,7 +61,14 @@ class _RangeReader:
         if self.offset or self.end is not None:
             last = "" if self.end is None else str(self.end - 1)
             kwargs["Range"] = f"bytes={self.offset}-{last}"
-        self.body = self.s3.get_object(**kwargs)["Body"]
+        try:
+            self.body = self.s3.get_object(**kwargs)["Body"]
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            message = str(exc.response.get("Error", {}).get("Message", "")) or code
+            if code in {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}:
+                raise FileMissing(f"{self.key}: {code}") from None
+            raise FileUnreadable(f"{self.key}: {code}: {message}") from None
 
     def read(self, size: int = CHUNK) -> bytes:
         if self.end is not None and self.offset >= self.end:
@@ -74,6 +85,8 @@ class _RangeReader:
                 last_error = exc
                 self._drop()
                 self.retries += 1
+            except BotoCoreError as exc:
+                raise FileUnreadable(f"{self.key}: {exc}") from None
         raise ResumeExhausted(f"{self.key}: read failed after {MAX_RESUMES} resumes at byte "
                               f"{self.offset}: {last_error}") from last_error
 

@@ -180,10 +180,8 @@ def delete_markers(facts: S3Facts) -> Finding:
 
 def public_access(facts: S3Facts) -> Finding:
     check_id = "s3.public_access"
-    if "public_access_block" in facts.settings.errors:
-        return finding(check_id, Status.WARN, "cannot read the public access block: "
-                       f"{facts.settings.errors['public_access_block']}",
-                       {"bucket": facts.settings.bucket})
+    if unknown := _unknown(check_id, facts, "public_access_block"):
+        return unknown
     block = facts.settings.public_access_block
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
     off = [f for f in flags if not block.get(f)]

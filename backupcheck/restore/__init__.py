@@ -1,0 +1,1 @@
+"""Restore drills: sampling, streamed verification against ground truth, RTO estimates."""
