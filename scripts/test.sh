@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite (what .ci/run and `make test` run).
+# The whole test suite, exactly what .ci/run runs: set-up, lint, type check, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/ruff check backupcheck tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
