@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backupcheck import __version__
@@ -184,6 +184,59 @@ def verify(
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_verify(clients, chosen, progress=progress))
     emit(report, fmt)
+
+
+def print_output(output: RenderableType | str, *, to_stderr: bool = False) -> None:
+    """A command core's output: text as it is, rich renderables through the console."""
+    if isinstance(output, str):
+        stream = sys.stderr if to_stderr else sys.stdout
+        stream.write(output if output.endswith("\n") else output + "\n")
+        stream.flush()
+    else:
+        (stderr_console() if to_stderr else stdout_console()).print(output)
+
+
+SinceOpt = Annotated[str | None, typer.Option(
+    "--since", help="Only drills since this date (2026-11-01), UTC time (2026-11-01T03:00Z) "
+    "or age (30d, 2w).")]
+
+
+@app.command()
+def history(
+    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    client: ClientOpt = None,
+    since: SinceOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Past drills per client and target: throughput, estimated full restore vs RTO."""
+    from backupcheck.trend import history_command
+
+    output, code = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    print_output(output)
+    raise typer.Exit(code)
+
+
+@app.command()
+def trend(
+    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    client: ClientOpt = None,
+    fmt: Annotated[TrendFormat, typer.Option("--format", help="Output format.")] = (
+        TrendFormat.table),
+    out: Annotated[Path | None, typer.Option("--out", help="Write the output to this file "
+                                             "instead of stdout.")] = None,
+    fail_on_regression: Annotated[float | None, typer.Option(
+        "--fail-on-regression", metavar="PCT", help="Fail when the latest estimated restore "
+        "time is PCT percent above the median of the previous runs.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the trend chart "
+                                               "(FILE.png or FILE.svg).")] = None,
+) -> None:
+    """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
+    from backupcheck.trend import trend_command
+
+    output, code = guarded(lambda: trend_command(history_dir, client, fmt.value, out,
+                                                 fail_on_regression, chart))
+    print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -1,0 +1,337 @@
+"""Renderers for ``trend`` (table, json, junit, markdown) and ``history`` (table, json).
+
+Client, target and path names come from configuration and backups and are untrusted: each
+format escapes them its own way (rich: :func:`visible` in ``Text``; XML: ElementTree plus
+removal of characters XML 1.0 cannot hold; markdown: backslash escapes and HTML entities).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from backupcheck.history import PARTITION
+from backupcheck.model import Status
+from backupcheck.report.jsonout import dumps
+from backupcheck.report.table import STYLE, status_text
+from backupcheck.report.text import human_bytes, human_seconds, visible
+from backupcheck.trend import Trend
+
+TREND_SCHEMA = "backupcheck.trend/1"
+HISTORY_SCHEMA = "backupcheck.history/1"
+JUNIT_SUITE = "backupcheck.trend"
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 24
+
+
+def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
+    """The last ``width`` values as block characters scaled between their min and max."""
+    points = list(values)[-width:]
+    if not points:
+        return ""
+    low, high = min(points), max(points)
+    if high - low <= 1e-9 * max(abs(high), 1.0):
+        return SPARK_BARS[3] * len(points)
+    top = len(SPARK_BARS) - 1
+    return "".join(SPARK_BARS[round((v - low) / (high - low) * top)] for v in points)
+
+
+def span(seconds: float | None) -> str:
+    """A duration for people; negative (an RTO overrun) keeps its sign."""
+    if seconds is None:
+        return "-"
+    return "-" + human_seconds(-seconds) if seconds < 0 else human_seconds(seconds)
+
+
+def _pct(value: float | None, signed: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.1f}%" if signed else f"{value:.1f}%"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ordered(trends: Sequence[Trend]) -> list[Trend]:
+    return sorted(trends, key=lambda t: (-t.status.severity, t.client, t.target))
+
+
+def reason(trend: Trend) -> str:
+    """A sentence with the numbers: why the trend fails (or how it stands)."""
+    parts: list[str] = []
+    if trend.breached and trend.rto_seconds is not None:
+        parts.append(f"estimated full restore {human_seconds(trend.latest)} "
+                     f"({trend.latest:.0f}s) exceeds RTO {human_seconds(trend.rto_seconds)} "
+                     f"({trend.rto_seconds:.0f}s)")
+    if trend.regressed and trend.median_previous is not None:
+        parts.append(f"{trend.change_pct or 0:.1f}% slower than the median "
+                     f"{human_seconds(trend.median_previous)} ({trend.median_previous:.0f}s) "
+                     f"of {trend.runs - 1} previous runs (threshold {trend.threshold_pct:g}%)")
+    if not parts:
+        head = (f"headroom {span(trend.headroom_seconds)} to RTO"
+                if trend.headroom_seconds is not None else "no RTO recorded")
+        parts.append(f"estimated full restore {human_seconds(trend.latest)}, {head}")
+    return "; ".join(parts)
+
+
+def failure_type(trend: Trend) -> str:
+    return "rto_breach" if trend.breached else "regression"
+
+
+# ---------------------------------------------------------------- trend: table
+
+
+def trend_table(trends: Sequence[Trend]) -> RenderableType:
+    table = Table(title="RTO trend", title_justify="left")
+    for name in ("client", "target", "runs", "trend", "latest", "median prev.", "change",
+                 "RTO", "headroom", "status"):
+        table.add_column(name, justify="left" if name in ("client", "target", "trend",
+                                                            "status") else "right")
+    for t in _ordered(trends):
+        style = STYLE[t.status]
+        status = status_text(t.status)
+        if t.status is Status.FAIL:
+            status.append(" " + ", ".join(n for n, on in (("breach", t.breached),
+                                                          ("regression", t.regressed)) if on))
+        table.add_row(
+            Text(visible(t.client)), Text(visible(t.target)), str(t.runs),
+            Text(sparkline([v for _, v in t.series]), style=style),
+            Text(human_seconds(t.latest), style="bold red" if t.breached else ""),
+            human_seconds(t.median_previous),
+            Text(_pct(t.change_pct), style="bold red" if t.regressed else ""),
+            human_seconds(t.rto_seconds),
+            f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, signed=False)})"
+            if t.headroom_seconds is not None else "-",
+            status)
+    failing = sum(1 for t in trends if t.status is Status.FAIL)
+    overall = Status.FAIL if failing else Status.PASS
+    return Group(table, Text.assemble("overall: ", status_text(overall),
+                                      f"  ({len(trends)} targets, {failing} failing)"))
+
+
+def plain_text(renderable: RenderableType, width: int = 160) -> str:
+    """A rich renderable as plain text (no colours), for ``--out``."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False,
+            highlight=False).print(renderable)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- trend: json
+
+
+def trend_document(trends: Sequence[Trend], threshold_pct: float | None) -> dict[str, Any]:
+    failing = [t for t in trends if t.status is Status.FAIL]
+    doc: dict[str, Any] = {
+        "schema": TREND_SCHEMA,
+        "status": str(Status.FAIL if failing else Status.PASS),
+        "fail_on_regression_pct": threshold_pct,
+        "targets": len(trends),
+        "failing": len(failing),
+        "trends": [{
+            "client": t.client, "target": t.target, "kind": t.kind, "status": str(t.status),
+            "regressed": t.regressed, "breached": t.breached, "runs": t.runs,
+            "latest_started_at": _iso(t.latest_at),
+            "latest_estimated_full_restore_seconds": round(t.latest, 3),
+            "median_previous_seconds": (None if t.median_previous is None
+                                        else round(t.median_previous, 3)),
+            "change_pct": None if t.change_pct is None else round(t.change_pct, 3),
+            "rto_seconds": t.rto_seconds,
+            "headroom_seconds": (None if t.headroom_seconds is None
+                                 else round(t.headroom_seconds, 3)),
+            "headroom_pct": None if t.headroom_pct is None else round(t.headroom_pct, 3),
+            "latest_drill_status": t.latest_drill_status,
+            "message": reason(t),
+            "series": [{"started_at": _iso(at), "estimated_full_restore_seconds": round(v, 3)}
+                       for at, v in t.series],
+        } for t in trends],
+    }
+    if not trends:
+        doc["message"] = "no drills in history"
+    return doc
+
+
+# ---------------------------------------------------------------- trend: junit
+
+# XML 1.0 cannot hold most C0 controls, surrogates or U+FFFE/U+FFFF at all, escaped or not
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_chars(text: str) -> str:
+    return _XML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def xml_text(text: object) -> str:
+    """Untrusted text made storable in XML 1.0 (ElementTree escapes the markup itself)."""
+    return _xml_chars(visible(text))
+
+
+def trend_junit(trends: Sequence[Trend], threshold_pct: float | None) -> str:
+    """JUnit XML as Jenkins, GitLab and GitHub reporters read it: one testcase per target."""
+    failing = sum(1 for t in trends if t.status is Status.FAIL)
+    total_time = sum(t.latest_drill_seconds for t in trends)
+    counts = {"tests": str(len(trends)), "failures": str(failing), "errors": "0"}
+    root = ET.Element("testsuites", {"name": "backupcheck", **counts,
+                                     "time": f"{total_time:.3f}"})
+    suite = ET.SubElement(root, "testsuite", {"name": JUNIT_SUITE, **counts, "skipped": "0",
+                                              "time": f"{total_time:.3f}"})
+    if trends:
+        newest = max(t.latest_at for t in trends)
+        suite.set("timestamp", newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", {
+        "name": "fail_on_regression_pct",
+        "value": "" if threshold_pct is None else f"{threshold_pct:g}"})
+    for t in _ordered(trends):
+        case = ET.SubElement(suite, "testcase", {
+            "classname": xml_text(t.client), "name": xml_text(t.target),
+            "time": f"{t.latest_drill_seconds:.3f}"})
+        if t.status is Status.FAIL:
+            failure = ET.SubElement(case, "failure", {
+                "message": xml_text(f"{t.client}/{t.target}: {reason(t)}"),
+                "type": failure_type(t)})
+            failure.text = _xml_chars(_numbers(t))
+        out = ET.SubElement(case, "system-out")
+        out.text = _xml_chars(f"{reason(t)}\nseries: " + ", ".join(
+            f"{_iso(at)}={v:.0f}s" for at, v in t.series))
+    if not trends:
+        ET.SubElement(suite, "system-out").text = "no drills in history"
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _numbers(t: Trend) -> str:
+    pairs = [("client", visible(t.client)), ("target", visible(t.target)),
+             ("latest_started_at", _iso(t.latest_at)),
+             ("latest_estimated_full_restore_seconds", f"{t.latest:.3f}"),
+             ("median_previous_seconds", "-" if t.median_previous is None
+              else f"{t.median_previous:.3f}"),
+             ("change_pct", "-" if t.change_pct is None else f"{t.change_pct:.2f}"),
+             ("fail_on_regression_pct", "-" if t.threshold_pct is None
+              else f"{t.threshold_pct:g}"),
+             ("rto_seconds", "-" if t.rto_seconds is None else f"{t.rto_seconds:.0f}"),
+             ("headroom_seconds", "-" if t.headroom_seconds is None
+              else f"{t.headroom_seconds:.3f}"),
+             ("runs", str(t.runs))]
+    return "\n".join(f"{k}={v}" for k, v in pairs)
+
+
+# ---------------------------------------------------------------- trend: markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!#])")
+
+
+def md(text: object) -> str:
+    """Untrusted text for one GitHub-flavoured markdown table cell."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", visible(text))
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
+    failing = sum(1 for t in trends if t.status is Status.FAIL)
+    verdict = "❌ FAIL" if failing else "✅ PASS"
+    rule = (f", regression threshold {threshold_pct:g}%" if threshold_pct is not None else "")
+    if not trends:
+        return "### backupcheck RTO trend\n\n_no drills in history_\n"
+    lines = [f"### backupcheck RTO trend: {verdict}", "",
+             f"{len(trends)} targets, {failing} failing{rule}.", ""]
+    lines += ["| status | client | target | runs | trend | latest | median prev. | change "
+              "| RTO | headroom |",
+              "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for t in _ordered(trends):
+        if t.status is Status.FAIL:
+            why = " + ".join(n for n, on in (("RTO breach", t.breached),
+                                              ("regression", t.regressed)) if on)
+            status = f"❌ fail: {why}"
+        else:
+            status = "✅ pass"
+        headroom = (f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, False)})"
+                    if t.headroom_seconds is not None else "-")
+        cells = [status, md(t.client), md(t.target), str(t.runs),
+                 sparkline([v for _, v in t.series]), human_seconds(t.latest),
+                 human_seconds(t.median_previous), _pct(t.change_pct),
+                 human_seconds(t.rto_seconds), headroom]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_trend(trends: Sequence[Trend], fmt: str,
+                 threshold_pct: float | None) -> RenderableType | str:
+    if fmt == "json":
+        return dumps(trend_document(trends, threshold_pct))
+    if fmt == "junit":
+        return trend_junit(trends, threshold_pct)
+    if fmt == "markdown":
+        return trend_markdown(trends, threshold_pct)
+    return trend_table(trends)
+
+
+# ---------------------------------------------------------------- history
+
+HISTORY_COLUMNS = ("run_id", "started_at", PARTITION, "target", "kind", "status", "plan",
+                   "snapshot", "sampled", "verified", "mismatched", "unreadable", "unproven",
+                   "bytes", "seconds", "ttfb_seconds", "throughput_bytes_per_s", "total_bytes",
+                   "total_files", "estimated_full_restore_seconds", "rto_seconds", "coverage",
+                   "estimate_method")
+
+
+def history_document(runs: pa.Table) -> dict[str, Any]:
+    rows = []
+    for row in runs.select(list(HISTORY_COLUMNS)).to_pylist():
+        row["started_at"] = _iso(row["started_at"])
+        rows.append(row)
+    return {"schema": HISTORY_SCHEMA, "runs": rows}
+
+
+def history_table(runs: pa.Table) -> RenderableType:
+    by_client: dict[str, list[dict[str, Any]]] = {}
+    for row in runs.to_pylist():
+        by_client.setdefault(row[PARTITION], []).append(row)
+    tables: list[RenderableType] = []
+    for client, rows in sorted(by_client.items()):
+        table = Table(title=f"{visible(client)} — drill history", title_justify="left")
+        for name in ("date (UTC)", "target", "status", "sampled", "verified", "mismatched",
+                     "unreadable", "throughput", "est. full restore", "RTO", "coverage"):
+            table.add_column(name, justify="left" if name in ("date (UTC)", "target",
+                                                                "status") else "right")
+        for row in sorted(rows, key=lambda r: (r["target"], r["started_at"])):
+            estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
+            over = estimate is not None and rto is not None and rto > 0 and estimate > rto
+            try:
+                status = status_text(Status(row["status"]))
+            except ValueError:
+                status = Text(visible(row["status"] or "-"))
+            throughput = row["throughput_bytes_per_s"]
+            table.add_row(
+                row["started_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                Text(visible(row["target"])), status, _int(row["sampled"]),
+                _int(row["verified"]),
+                Text(_int(row["mismatched"]), style="bold red" if row["mismatched"] else ""),
+                Text(_int(row["unreadable"]), style="bold red" if row["unreadable"] else ""),
+                f"{human_bytes(throughput)}/s" if throughput is not None else "-",
+                Text(human_seconds(estimate), style="bold red" if over else "green"),
+                human_seconds(rto),
+                f"{row['coverage']:.1%}" if row["coverage"] is not None else "-")
+        tables.append(table)
+    return Group(*tables)
+
+
+def _int(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_history(runs: pa.Table, fmt: str) -> RenderableType | str:
+    if fmt == "json":
+        return json.dumps(history_document(runs), indent=2, ensure_ascii=False)
+    return history_table(runs)
