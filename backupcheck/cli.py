@@ -63,8 +63,15 @@ DEFAULT_PLAN = Path("restore_tests/weekly.toml")
 T = TypeVar("T")
 
 
+#: width for tables written to a pipe or a file (logs, CI): wide rather than wrapped
+PIPE_WIDTH = 160
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+    return console
 
 
 def stderr_console() -> Console:
