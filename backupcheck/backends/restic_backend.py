@@ -1,0 +1,234 @@
+"""The ``restic`` backend: one repository behind the :class:`Restic` adapter.
+
+Snapshots are filtered by the target's ``host``/``paths``/``tags``. Catalog paths follow the
+manifest convention (SPEC): for a snapshot of one directory, relative to that directory; of
+several, the absolute path without its leading ``/``. restic stores a relative backup path
+``data`` as ``/data/…`` but an absolute one as ``/srv/share/…``, so both prefixes are tried.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError
+
+from backupcheck.backends.base import ByteStream, Catalog, CatalogEntry, RowSink
+from backupcheck.backends.restic import (
+    Restic,
+    Snapshot,
+    parse_s3_repository,
+    storage_kind,
+)
+from backupcheck.backends.s3 import read_bucket_settings
+from backupcheck.backends.s3guard import make_s3_client
+from backupcheck.checks import restic as restic_checks
+from backupcheck.errors import TargetUnavailable
+from backupcheck.model import Client, Finding, Plan, ResticTarget
+
+ENCRYPTION = "restic (AES-256-CTR + Poly1305)"
+#: inventory only counts keys: never pay a key derivation per key for details
+KEYS_WITHOUT_DETAILS = 1 << 30
+T = TypeVar("T")
+
+
+def relative_path(node_path: str, roots: Sequence[str]) -> str:
+    """A snapshot node path in the manifest's convention (see the module docstring)."""
+    def under(path: str, prefix: str) -> str | None:
+        prefix = prefix.rstrip("/")
+        if path == prefix:
+            return ""
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) + 1:]
+        return None
+
+    if len(roots) == 1:
+        root = roots[0].rstrip("/")
+        for prefix in (root, "/" + posixpath.basename(root)):
+            rest = under(node_path, prefix) if prefix not in ("", "/") else None
+            if rest is not None:
+                return rest or posixpath.basename(node_path)  # the root itself was a file
+        return node_path.lstrip("/")
+    for root in sorted(roots, key=len, reverse=True):
+        if under(node_path, root) is not None:
+            return node_path.lstrip("/")
+    for root in roots:
+        rest = under(node_path, "/" + posixpath.basename(root.rstrip("/")))
+        if rest is not None:  # backed up as a relative path: put the absolute root back
+            return posixpath.join(root.rstrip("/"), rest).rstrip("/").lstrip("/")
+    return node_path.lstrip("/")
+
+
+def snapshot_row(snapshot: Snapshot, newest: bool) -> dict[str, Any]:
+    """One inventory row (the ``--out`` Parquet schema) for a snapshot."""
+    return {
+        "key": snapshot.id, "version_id": "", "size": None,
+        "last_modified": snapshot.time.astimezone(UTC), "is_latest": newest,
+        "is_delete_marker": False, "storage_class": "", "etag": "",
+        "hostname": snapshot.hostname, "paths": list(snapshot.paths),
+        "tags": list(snapshot.tags),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+class ResticBackend:
+    kind = "restic"
+
+    def __init__(self, client: Client, target: ResticTarget, *, seed: int = 0,
+                 restic: Restic | None = None) -> None:
+        self.client, self.target, self.seed = client, target, seed
+        self.restic = restic or Restic(target)
+        self._full_ids: dict[str, str] = {}
+        # one command run on one backend: listed once, reused by checks, inventory, catalog
+        self._snapshot_cache: list[Snapshot] | None = None
+
+    # ------------------------------------------------------------ facts
+
+    def _snapshots(self) -> list[Snapshot]:
+        if self._snapshot_cache is None:
+            t = self.target
+            found = self.restic.snapshots(host=t.host, paths=t.paths, tags=t.tags)
+            self._full_ids.update({s.short_id: s.id for s in found})
+            self._snapshot_cache = found
+        return self._snapshot_cache
+
+    def _filters(self) -> dict[str, Any]:
+        t = self.target
+        return {"host": t.host, "paths": list(t.paths), "tags": list(t.tags)}
+
+    def storage_facts(self) -> restic_checks.StorageFacts:
+        kind = storage_kind(self.target.repository)
+        location = self.restic.location
+        s3 = parse_s3_repository(self.target.repository)
+        if s3 is None:
+            error = "cannot find endpoint and bucket in the repository string" \
+                if kind == "s3" else ""
+            return restic_checks.StorageFacts(kind=kind, location=location, error=error)
+        facts = restic_checks.StorageFacts(kind="s3", location=location, bucket=s3.bucket,
+                                           prefix=s3.prefix, endpoint_url=s3.endpoint_url)
+        env = self.target.env
+        try:
+            client = make_s3_client(endpoint_url=s3.endpoint_url, profile=env.get("AWS_PROFILE"),
+                                    region=s3.region or env.get("AWS_DEFAULT_REGION"))
+            try:
+                settings = read_bucket_settings(client, s3.bucket)
+            finally:
+                client.close()
+        except (TargetUnavailable, BotoCoreError, ValueError) as exc:
+            return replace(facts, error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        return replace(facts, settings=settings)
+
+    @staticmethod
+    def _attempt(errors: dict[str, str], check_ids: Sequence[str],
+                 fetch: Callable[[], T]) -> T | None:
+        """Fetch one fact; a failure makes only the checks that need it ``error``."""
+        try:
+            return fetch()
+        except TargetUnavailable as exc:
+            for check_id in check_ids:
+                errors[check_id] = str(exc)
+            return None
+
+    # ------------------------------------------------------------ Backend protocol
+
+    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
+        version = self.restic.version()
+        config = self.restic.config()  # cannot open the repository: the target is unavailable
+        errors: dict[str, str] = {}
+        keys = self._attempt(errors, ("restic.keys",), lambda: self.restic.keys(
+            details_above=self.client.policy.max_restic_keys))
+        snapshots = self._attempt(errors, ("restic.freshness", "restic.snapshots"),
+                                  self._snapshots)
+        integrity = self._attempt(errors, ("restic.integrity",),
+                                  lambda: self.restic.check(plan.read_data_subset))
+        facts = restic_checks.ResticFacts(
+            policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
+            location=self.restic.location, restic_version=version, config=config,
+            storage=self.storage_facts(), keys=keys, snapshots=tuple(snapshots or ()),
+            filters=self._filters(), integrity=integrity, errors=errors)
+        return restic_checks.run_all(facts)
+
+    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+        config = self.restic.config()
+        snapshots = self._snapshots()
+        newest = snapshots[-1] if snapshots else None
+        if on_row is not None:
+            for snapshot in snapshots:
+                on_row(snapshot_row(snapshot, snapshot is newest))
+        storage = self.storage_facts()
+        settings = storage.settings
+        summary: dict[str, Any] = {
+            "location": self.restic.location,
+            "storage": storage.kind,
+            "size_bytes": (self.restic.stats_restore_size(newest.id).total_size
+                           if newest else 0),
+            "raw_data_bytes": self.restic.stats_raw_data().total_size,
+            "snapshots": len(snapshots),
+            "newest": _iso(newest.time) if newest else None,
+            "oldest": _iso(snapshots[0].time) if snapshots else None,
+            "newest_snapshot": newest.short_id if newest else None,
+            "filters": self._filters(),
+            "repository_version": config.version,
+            "compression": config.compression,
+            "keys": self.restic.keys(details_above=KEYS_WITHOUT_DETAILS).count,
+            "encryption": ENCRYPTION,
+            "lock_mode": "none",
+            "retention_days": None,
+            "versioning": "n/a",
+        }
+        if storage.kind == "s3":
+            summary["bucket"] = storage.bucket
+            if settings is None:
+                summary.update(lock_mode="unknown", versioning="unknown",
+                               setting_errors={"bucket": storage.error})
+            else:
+                summary.update(
+                    lock_mode=settings.lock_mode or ("none" if not settings.object_lock_enabled
+                                                     else "no default"),
+                    retention_days=settings.lock_days,
+                    versioning=settings.versioning or "never enabled",
+                    object_lock_enabled=settings.object_lock_enabled,
+                    setting_errors=dict(settings.errors))
+        return summary
+
+    def choose_snapshot(self, snapshots: Sequence[Snapshot], plan: Plan, seed: int,
+                        now: datetime) -> Snapshot:
+        """The newest, or with ``random-within`` a seeded pick among the window's snapshots."""
+        newest = snapshots[-1]
+        window = plan.snapshot_window_seconds
+        if window is None:
+            return newest
+        recent = sorted((s for s in snapshots if (now - s.time).total_seconds() <= window),
+                        key=lambda s: (s.time, s.id))
+        return random.Random(seed).choice(recent) if recent else newest
+
+    def catalog(self, plan: Plan, seed: int) -> Catalog:
+        snapshots = self._snapshots()
+        if not snapshots:
+            return Catalog(backup_id="", backup_time=None, total_files=0, total_bytes=0)
+        chosen = self.choose_snapshot(snapshots, plan, seed, datetime.now(UTC))
+        entries = [
+            CatalogEntry(path=relative_path(node.path, chosen.paths), size=node.size or 0,
+                         mtime=node.mtime, locator=node.path)
+            for node in self.restic.ls(chosen.id) if node.type == "file"
+        ]
+        return Catalog(backup_id=chosen.short_id, backup_time=chosen.time,
+                       total_files=len(entries), total_bytes=sum(e.size for e in entries),
+                       entries=entries)
+
+    def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
+        snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
+        return self.restic.dump(snapshot, entry.locator)
+
+    def stored_digest(self, entry: CatalogEntry) -> str:
+        return ""  # restic keeps no per-file digest we could compare with xxh3-128
+
+    def close(self) -> None:
+        self.restic.close()

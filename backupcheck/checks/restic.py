@@ -1,0 +1,193 @@
+"""The ``restic.*`` checks: pure functions of already-fetched repository facts.
+
+Each function takes :class:`ResticFacts` and returns one :class:`Finding` whose evidence holds
+the raw values it judged. A fact that could not be fetched is named in ``facts.errors`` (by
+check id) and makes only that check ``error``; a repository that cannot be opened at all
+never gets here (the backend raises TargetUnavailable and every check becomes ``error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from backupcheck.backends.restic import CheckOutcome, Keys, RepoConfig, Snapshot
+from backupcheck.backends.s3 import BucketSettings
+from backupcheck.checks.common import age_text, finding
+from backupcheck.checks.s3 import (
+    S3Facts,
+    object_lock,
+    object_lock_mode,
+    object_lock_retention,
+    versioning,
+)
+from backupcheck.model import Finding, Policy, Status
+
+#: the bucket checks that together make a repository's storage immutable
+IMMUTABILITY_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention)
+
+
+@dataclass(frozen=True)
+class StorageFacts:
+    """Where the repository is stored and, for S3, what its bucket's settings are."""
+
+    kind: str  # s3 | local | sftp | rest | b2 | azure | gs | swift | rclone
+    location: str  # redacted repository string
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str | None = None
+    settings: BucketSettings | None = None
+    error: str = ""  # why the bucket settings could not be read
+
+
+@dataclass(frozen=True)
+class ResticFacts:
+    policy: Policy
+    rpo_seconds: float
+    now: datetime
+    location: str
+    restic_version: tuple[int, int, int]
+    config: RepoConfig
+    storage: StorageFacts
+    keys: Keys | None = None
+    #: matching snapshots, oldest first
+    snapshots: Sequence[Snapshot] = ()
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    integrity: CheckOutcome | None = None
+    #: check id -> why its facts could not be fetched
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _unknown(check_id: str, facts: ResticFacts) -> Finding | None:
+    if check_id in facts.errors:
+        return finding(check_id, Status.ERROR, facts.errors[check_id],
+                       {"repository": facts.location, "error": facts.errors[check_id]})
+    return None
+
+
+def access(facts: ResticFacts) -> Finding:
+    config = facts.config
+    version = ".".join(map(str, facts.restic_version))
+    compression = "compression-capable" if config.compression else "no compression"
+    evidence = {"repository": facts.location, "repository_id": config.id,
+                "repository_version": config.version, "compression": config.compression,
+                "restic_version": version}
+    return finding("restic.access", Status.PASS,
+                   f"repository opened (format v{config.version}, {compression}; "
+                   f"restic {version})", evidence)
+
+
+def keys(facts: ResticFacts) -> Finding:
+    check_id = "restic.keys"
+    if unknown := _unknown(check_id, facts):
+        return unknown
+    assert facts.keys is not None
+    count, allowed = facts.keys.count, facts.policy.max_restic_keys
+    evidence = {"repository": facts.location, "keys": count, "max_restic_keys": allowed,
+                "key_list": [{"id": k.id, "user": k.username, "host": k.hostname,
+                              "created": k.created} for k in facts.keys.keys]}
+    if count > allowed:
+        return finding(check_id, Status.FAIL,
+                       f"{count} keys can open the repository, policy allows {allowed}",
+                       evidence)
+    return finding(check_id, Status.PASS, f"{count} key(s) (policy allows {allowed})", evidence)
+
+
+def storage_immutable(facts: ResticFacts) -> Finding:
+    check_id = "restic.storage.immutable"
+    storage = facts.storage
+    evidence: dict[str, Any] = {"repository": storage.location, "storage": storage.kind}
+    if storage.kind != "s3":
+        return finding(check_id, Status.WARN, f"{storage.kind} storage is not immutable-capable "
+                       "/ its immutability cannot be verified", evidence)
+    evidence.update(bucket=storage.bucket, prefix=storage.prefix,
+                    endpoint_url=storage.endpoint_url)
+    if storage.settings is None:
+        evidence["error"] = storage.error
+        what = f"the settings of bucket {storage.bucket}" if storage.bucket else "the bucket"
+        return finding(check_id, Status.ERROR, f"cannot read {what}: {storage.error}",
+                       evidence)
+    s3_facts = S3Facts(policy=facts.policy, rpo_seconds=facts.rpo_seconds, now=facts.now,
+                       settings=storage.settings)
+    subs = [check(s3_facts) for check in IMMUTABILITY_CHECKS]
+    evidence["bucket_checks"] = [{"id": f.id, "status": str(f.status), "message": f.message}
+                                 for f in subs]
+    failed = [f for f in subs if f.status in (Status.FAIL, Status.WARN)]
+    unknown = [f for f in subs if f.status is Status.ERROR]
+    if failed:
+        return finding(check_id, Status.FAIL, f"bucket {storage.bucket} is not immutable: "
+                       + "; ".join(f.message for f in failed), evidence)
+    if unknown:
+        return finding(check_id, Status.ERROR, f"cannot verify bucket {storage.bucket}: "
+                       + "; ".join(f.message for f in unknown), evidence)
+    return finding(check_id, Status.PASS, f"bucket {storage.bucket}: "
+                   + ", ".join(f.message for f in subs[2:]), evidence)
+
+
+def freshness(facts: ResticFacts) -> Finding:
+    check_id = "restic.freshness"
+    if unknown := _unknown(check_id, facts):
+        return unknown
+    evidence: dict[str, Any] = {"repository": facts.location, "rpo_seconds": facts.rpo_seconds,
+                                "filters": dict(facts.filters)}
+    if not facts.snapshots:
+        evidence["newest"] = None
+        return finding(check_id, Status.FAIL, "no matching snapshot", evidence)
+    newest = max(facts.snapshots, key=lambda s: s.time)
+    age = (facts.now - newest.time).total_seconds()
+    evidence.update(newest=_iso(newest.time), snapshot=newest.short_id,
+                    age_seconds=round(age, 1))
+    text = f"newest snapshot {age_text(age)} old (rpo {age_text(facts.rpo_seconds)})"
+    return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
+                   evidence)
+
+
+def snapshots(facts: ResticFacts) -> Finding:
+    check_id = "restic.snapshots"
+    if unknown := _unknown(check_id, facts):
+        return unknown
+    count, minimum = len(facts.snapshots), facts.policy.min_snapshots
+    evidence: dict[str, Any] = {"repository": facts.location, "snapshots": count,
+                                "min_snapshots": minimum, "filters": dict(facts.filters)}
+    if facts.snapshots:
+        evidence["oldest"] = _iso(min(s.time for s in facts.snapshots))
+        evidence["newest"] = _iso(max(s.time for s in facts.snapshots))
+    if count < minimum:
+        return finding(check_id, Status.FAIL,
+                       f"{count} matching snapshots, policy requires at least {minimum}",
+                       evidence)
+    return finding(check_id, Status.PASS, f"{count} matching snapshots (minimum {minimum})",
+                   evidence)
+
+
+def integrity(facts: ResticFacts) -> Finding:
+    check_id = "restic.integrity"
+    if unknown := _unknown(check_id, facts):
+        return unknown
+    outcome = facts.integrity
+    assert outcome is not None
+    scope = (f"structure and {outcome.read_data_subset} of the data"
+             if outcome.read_data_subset else "structure only")
+    evidence = {"repository": facts.location, "read_data_subset": outcome.read_data_subset,
+                "scope": scope, "exit_code": outcome.exit_code,
+                "errors": list(outcome.errors), "error_count": outcome.error_count,
+                "seconds": outcome.seconds}
+    if not outcome.ok:
+        first = outcome.errors[0] if outcome.errors else "restic check failed"
+        return finding(check_id, Status.FAIL, f"restic check ({scope}) reports "
+                       f"{outcome.error_count} error(s): {first}", evidence)
+    return finding(check_id, Status.PASS, f"restic check ({scope}): no errors", evidence)
+
+
+#: every restic.* check, in the order SPEC lists them
+ALL_CHECKS = (access, keys, storage_immutable, freshness, snapshots, integrity)
+
+
+def run_all(facts: ResticFacts) -> list[Finding]:
+    return [check(facts) for check in ALL_CHECKS]

@@ -1,0 +1,154 @@
+"""The ``restic.*`` checks as pure functions over hand-built facts (no restic, no S3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backupcheck.backends.restic import CheckOutcome, KeyInfo, Keys, RepoConfig, Snapshot
+from backupcheck.backends.s3 import BucketSettings
+from backupcheck.checks import restic as checks
+from backupcheck.checks.restic import ResticFacts, StorageFacts
+from backupcheck.model import Policy, Status
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+LOCKED = BucketSettings(bucket="acme-restic", versioning="Enabled", object_lock_enabled=True,
+                        lock_mode="COMPLIANCE", lock_days=30)
+
+
+def snap(hours_ago: float, n: int = 0) -> Snapshot:
+    return Snapshot(id=f"{n:02d}" * 32, short_id=f"{n:02d}" * 4,
+                    time=NOW - timedelta(hours=hours_ago), hostname="fs1", username="root",
+                    paths=("/srv/share",), tags=())
+
+
+def facts(**changes: object) -> ResticFacts:
+    base = ResticFacts(
+        policy=Policy(), rpo_seconds=26 * 3600, now=NOW, location="/backups/acme",
+        restic_version=(0, 14, 0), config=RepoConfig(2, "ab" * 32),
+        storage=StorageFacts(kind="local", location="/backups/acme"),
+        keys=Keys((KeyInfo("95895c80", "root", "fs1", "2026-01-01T00:00:00Z"),)),
+        snapshots=(snap(30, 1), snap(5, 2)),
+        integrity=CheckOutcome(True, 0, (), 0, "2%", 1.5))
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def statuses(f: ResticFacts) -> dict[str, Status]:
+    return {finding.id: finding.status for finding in checks.run_all(f)}
+
+
+def test_healthy_local_repository_passes_except_storage_warn() -> None:
+    assert statuses(facts()) == {
+        "restic.access": Status.PASS, "restic.keys": Status.PASS,
+        "restic.storage.immutable": Status.WARN, "restic.freshness": Status.PASS,
+        "restic.snapshots": Status.PASS, "restic.integrity": Status.PASS}
+
+
+def test_findings_come_in_spec_order() -> None:
+    assert [f.id for f in checks.run_all(facts())] == [
+        "restic.access", "restic.keys", "restic.storage.immutable", "restic.freshness",
+        "restic.snapshots", "restic.integrity"]
+
+
+def test_access_evidence_names_format_and_compression() -> None:
+    found = checks.access(facts(config=RepoConfig(1, "cd" * 32)))
+    assert found.status is Status.PASS
+    assert found.evidence["repository_version"] == 1
+    assert found.evidence["compression"] is False
+    assert "no compression" in found.message
+
+
+def test_more_keys_than_allowed_fails_and_lists_them() -> None:
+    two = Keys((KeyInfo("aaaa1111", "root", "fs1", "c1"), KeyInfo("bbbb2222", "eve", "x", "c2")))
+    found = checks.keys(facts(keys=two))
+    assert found.status is Status.FAIL
+    assert [k["user"] for k in found.evidence["key_list"]] == ["root", "eve"]
+    assert found.hint
+    assert checks.keys(facts(keys=two, policy=Policy(max_restic_keys=2))).status is Status.PASS
+
+
+@pytest.mark.parametrize("kind", ["local", "sftp", "rest", "b2"])
+def test_storage_that_cannot_be_immutable_warns(kind: str) -> None:
+    found = checks.storage_immutable(facts(storage=StorageFacts(kind=kind, location="x")))
+    assert found.status is Status.WARN
+    assert found.evidence["storage"] == kind
+
+
+def _s3(settings: BucketSettings | None, error: str = "") -> StorageFacts:
+    return StorageFacts(kind="s3", location="s3:https://s3.example/acme-restic",
+                        bucket="acme-restic", endpoint_url="https://s3.example",
+                        settings=settings, error=error)
+
+
+def test_locked_bucket_passes() -> None:
+    found = checks.storage_immutable(facts(storage=_s3(LOCKED)))
+    assert found.status is Status.PASS
+    assert [c["status"] for c in found.evidence["bucket_checks"]] == ["pass"] * 4
+
+
+@pytest.mark.parametrize("settings", [
+    BucketSettings(bucket="acme-restic"),
+    replace(LOCKED, lock_mode="GOVERNANCE"),
+    replace(LOCKED, lock_days=7),
+    replace(LOCKED, versioning="Suspended"),
+])
+def test_bucket_that_is_not_immutable_fails(settings: BucketSettings) -> None:
+    found = checks.storage_immutable(facts(storage=_s3(settings)))
+    assert found.status is Status.FAIL
+    assert "not immutable" in found.message
+
+
+def test_governance_is_enough_when_policy_says_any() -> None:
+    relaxed = facts(storage=_s3(replace(LOCKED, lock_mode="GOVERNANCE")),
+                    policy=Policy(object_lock_mode="any"))
+    assert checks.storage_immutable(relaxed).status is Status.PASS
+
+
+def test_unreadable_bucket_is_error() -> None:
+    found = checks.storage_immutable(facts(storage=_s3(None, "bucket 'x' does not exist")))
+    assert found.status is Status.ERROR
+    denied = replace(LOCKED, errors={"object_lock": "AccessDenied: no"})
+    assert checks.storage_immutable(facts(storage=_s3(denied))).status is Status.ERROR
+
+
+def test_freshness() -> None:
+    assert checks.freshness(facts()).status is Status.PASS
+    stale = checks.freshness(facts(snapshots=(snap(100),)))
+    assert stale.status is Status.FAIL
+    assert "rpo 26h" in stale.message
+    none = checks.freshness(facts(snapshots=()))
+    assert none.status is Status.FAIL
+    assert none.message == "no matching snapshot"
+
+
+def test_snapshot_count_against_min_snapshots() -> None:
+    assert checks.snapshots(facts(policy=Policy(min_snapshots=2))).status is Status.PASS
+    found = checks.snapshots(facts(policy=Policy(min_snapshots=3)))
+    assert found.status is Status.FAIL
+    assert found.evidence["snapshots"] == 2
+
+
+def test_integrity_failure_summarises_restic_errors() -> None:
+    outcome = CheckOutcome(False, 1, ("Pack ID does not match, want 1, got 2",), 1, "100%", 3.0)
+    found = checks.integrity(facts(integrity=outcome))
+    assert found.status is Status.FAIL
+    assert "Pack ID does not match" in found.message
+    assert found.evidence["read_data_subset"] == "100%"
+    assert found.evidence["errors"] == ["Pack ID does not match, want 1, got 2"]
+
+
+def test_integrity_scope_without_data_subset() -> None:
+    found = checks.integrity(facts(integrity=CheckOutcome(True, 0, (), 0, "", 0.2)))
+    assert found.status is Status.PASS
+    assert "structure only" in found.message
+
+
+def test_a_fact_that_could_not_be_fetched_makes_only_its_check_error() -> None:
+    result = statuses(facts(keys=None, integrity=None,
+                            errors={"restic.keys": "restic list failed",
+                                    "restic.integrity": "restic check got no answer"}))
+    assert result["restic.keys"] is Status.ERROR
+    assert result["restic.integrity"] is Status.ERROR
+    assert result["restic.freshness"] is Status.PASS
