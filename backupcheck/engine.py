@@ -7,6 +7,7 @@ for that target alone. The engine never prints; it reports progress through a ca
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -51,11 +52,42 @@ def seed_for(client: str, target: str, base_seed: int) -> int:
     return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)
 
 
+class OpenBackends:
+    """The backends of a run that are still open, so an interrupt can close them all.
+
+    Closing a backend kills its restic children and drops its connections, which ends the
+    blocked reads of its worker threads at once instead of at their timeouts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._backends: dict[int, Backend] = {}
+
+    def add(self, backend: Backend) -> None:
+        with self._lock:
+            self._backends[id(backend)] = backend
+
+    def remove(self, backend: Backend) -> None:
+        with self._lock:
+            self._backends.pop(id(backend), None)
+
+    def close_all(self) -> None:
+        with self._lock:
+            backends = list(self._backends.values())
+            self._backends.clear()
+        for backend in backends:
+            try:
+                backend.close()
+            except Exception:  # noqa: BLE001 - best effort while interrupted
+                log.debug("closing a backend after an interrupt failed", exc_info=True)
+
+
 def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
-             extra_ids: Sequence[str]) -> TargetResult:
+             extra_ids: Sequence[str], registry: OpenBackends) -> TargetResult:
     backend: Backend | None = None
     try:
         backend = open_backend(client, target, seed_for(client.name, target.name, base_seed))
+        registry.add(backend)
         return work(client, target, backend)
     except ReadOnlyViolation:
         raise  # a bug, never a target's fault: stop loudly
@@ -70,6 +102,7 @@ def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
                             unavailable_findings(target.kind, message, extra_ids))
     finally:
         if backend is not None:
+            registry.remove(backend)
             try:
                 backend.close()
             except Exception:  # noqa: BLE001 - closing must not hide the result
@@ -90,16 +123,26 @@ def run_targets(
     started = now_utc()
     jobs = [(client, target) for client in clients for target in client.targets]
 
+    registry = OpenBackends()
+
     def one(job: tuple[Client, Target]) -> TargetResult:
         client, target = job
-        result = _run_one(client, target, work, base_seed, extra_check_ids)
+        result = _run_one(client, target, work, base_seed, extra_check_ids, registry)
         if progress is not None:
             progress(client.name, target.name)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)),
-                            thread_name_prefix="target") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)),
+                              thread_name_prefix="target")
+    try:
         results = list(pool.map(one, jobs))
+    except BaseException:
+        # Ctrl-C (or a bug): stop queued targets, kill running restic children, then wait
+        pool.shutdown(wait=False, cancel_futures=True)
+        registry.close_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     by_client: dict[str, list[TargetResult]] = {c.name: [] for c in clients}
     for (client, _), result in zip(jobs, results, strict=True):
         by_client[client.name].append(result)
