@@ -193,6 +193,56 @@ def verify(
     emit(report, fmt)
 
 
+@app.command()
+def audit(
+    client: Annotated[str, typer.Option("--client", help="The client to audit.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.json "
+                                      "and SHA256SUMS (created when missing).")],
+    targets: TargetsOpt = DEFAULT_TARGETS,
+    fmt: FormatOpt = Format.table,
+    history: HistoryOpt = DEFAULT_HISTORY,
+    plan: Annotated[Path, typer.Option("--plan", help="Restore plan (for --run-drill and "
+                                       "restic check).")] = DEFAULT_PLAN,
+    run_drill: Annotated[bool, typer.Option("--run-drill", help="Run a drill now and use it "
+                                            "(recorded into the history).")] = False,
+    from_history: Annotated[bool, typer.Option(
+        "--from-history", help="Restore figures from the newest drill in the history, policy "
+        "checks run now (the default).")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="With --run-drill: reproducible "
+                                             "sample seed.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="With --run-drill: "
+                                             "parallel restore streams per target.")] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="With --run-drill: do not "
+                                             "record the drill.")] = False,
+) -> None:
+    """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
+    from backupcheck.audit import AuditOptions, audit_steps, build_audit_pack
+    from backupcheck.report.table import STYLE
+
+    if run_drill and from_history:
+        raise fail("--run-drill and --from-history exclude each other", 2)
+    if not run_drill and (seed is not None or jobs is not None or no_history):
+        raise fail("--seed, --jobs and --no-history need --run-drill", 2)
+    (chosen_client,) = clients_from(targets, [client])
+    chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
+    options = AuditOptions(
+        out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
+        record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
+        plan_path=plan if plan.exists() else None)
+    with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
+        result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
+    if fmt == "json":
+        sys.stdout.write((result.out / "report.json").read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    else:
+        console = stdout_console()
+        first, *rest = result.summary_lines()
+        console.print(visible(first), style=STYLE[result.verdict.status], markup=False)
+        for line in rest:
+            console.print(visible(line), markup=False)
+    raise typer.Exit(result.exit_code)
+
+
 def print_output(output: RenderableType | str, *, to_stderr: bool = False) -> None:
     """A command core's output: text as it is, rich renderables through the console."""
     if isinstance(output, str):
