@@ -194,6 +194,36 @@ def verify(
 
 
 @app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(
+        "--keep", metavar="DIR", help="Build the estate in DIR and leave it there, its S3 "
+        "server running, for further commands.")] = None,
+    fmt: FormatOpt = Format.table,
+    targets: Annotated[Path | None, typer.Option(
+        "--targets", hidden=True, help="Not used: the demo builds its own targets.")] = None,
+    client: ClientOpt = None,
+) -> None:
+    """Build a small demo estate here (local S3 server, restic, three clients with one
+    planted problem each) and run the weekly drill on it. Exits 1: the problems are planted."""
+    from backupcheck.demo import run_demo
+
+    if targets is not None or client:
+        raise fail("demo builds its own estate: --targets and --client do not apply (use "
+                   "--keep DIR, then --targets DIR/targets with the other commands)", 2)
+    console = stderr_console()
+
+    def say(line: str) -> None:
+        console.print(f"demo: {visible(line)}", markup=False, highlight=False, soft_wrap=True)
+
+    report, info = guarded(lambda: run_demo(keep, progress=say if show_progress(fmt) else None))
+    try:
+        emit(report, fmt)
+    finally:
+        for line in info.summary_lines():
+            console.print(visible(line), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
 def audit(
     client: Annotated[str, typer.Option("--client", help="The client to audit.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.json "

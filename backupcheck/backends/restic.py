@@ -119,6 +119,11 @@ class Restic:
     def _environment(self, base: Mapping[str, str]) -> tuple[str, dict[str, str], list[str]]:
         target = self.target
         env = {k: v for k, v in base.items() if not k.startswith("RESTIC_")}
+        if "AWS_PROFILE" in target.env:
+            # restic prefers key variables over a profile: a target that names its profile
+            # must not be signed with whatever keys the caller's shell happens to export
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+                env.pop(name, None)
         env.update(target.env)
         for name in _PASSWORD_VARS:
             env.pop(name, None)

@@ -106,7 +106,9 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
         stream = open_stream()
         watched = watchdog.watch(stream)
         while True:
-            chunk = stream.read(CHUNK)
+            # the first read asks for one byte: a read blocks until its size is filled, so a
+            # big first read would count a small file's whole transfer as time to first byte
+            chunk = stream.read(CHUNK if first_byte is not None else 1)
             if first_byte is None:
                 first_byte = time.monotonic()
             if not chunk:
