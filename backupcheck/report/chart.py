@@ -26,6 +26,10 @@ MAX_CLIENTS = 100
 _UNITS = ((7200.0, 3600.0, "h"), (120.0, 60.0, "min"), (0.0, 1.0, "s"))
 
 
+#: RTO this many times above the largest estimate: draw the y axis in log scale
+LOG_SCALE_RATIO = 20
+
+
 def chart_size_pixels(n_clients: int) -> tuple[int, int]:
     """(width, height) in pixels of a chart of ``n_clients`` clients (at least one row)."""
     rows = max(n_clients, 1)
@@ -82,7 +86,15 @@ def _figure(trends: Sequence[Trend]) -> Any:
         axes.set_title(_label(client) + ("  — FAIL" if failing else ""), loc="left",
                        fontsize=11, color="red" if failing else "black")
         axes.set_ylabel(f"est. full restore ({unit})")
-        axes.set_ylim(0, max([*values, *rtos]) / scale * 1.15)
+        top = max([*values, *rtos]) / scale
+        positive = [v / scale for v in values if v > 0]
+        if positive and top > LOG_SCALE_RATIO * max(positive):
+            # an RTO far above the estimates would flatten every line at zero: log scale
+            axes.set_yscale("log")
+            axes.set_ylim(min(positive) / 2, top * 2)
+            axes.set_ylabel(f"est. full restore ({unit}, log scale)")
+        else:
+            axes.set_ylim(0, top * 1.15)
         moments = {at for t in items for at, _ in t.series}
         if len(moments) == 1:  # one drill: a week either side instead of years of axis
             (only,) = moments
