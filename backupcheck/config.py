@@ -23,8 +23,16 @@ _SECRET_ENV = frozenset(
      "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
 )
 
+#: ``500MB``, ``2GiB``, ``2G``, ``4096``: decimal prefixes, or binary ones with ``i``
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])(i)?)?[bB]?")
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: what botocore accepts as a region name (anything else raises deep inside it)
+_REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+#: a name the environment of a restic child can hold
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: a ``[table]`` or ``[[array-of-tables]]`` header line (group 1: the bracketed name)
+_HEADER = re.compile(r"^\s*(\[\[?\s*[A-Za-z0-9_.\"' -]+?\s*\]\]?)\s*(#.*)?$")
 
 
 def parse_duration(text: str) -> float:
@@ -46,10 +54,13 @@ def parse_size(text: str) -> int:
     """``2GiB``, ``500MB`` → bytes. Raises ValueError."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected a size like 500MB or 2GiB")
-    try:
-        size = int(humanfriendly.parse_size(text.strip(), binary=False))
-    except humanfriendly.InvalidSize:
-        raise ValueError(f"cannot parse size {text!r} (write it like 500MB or 2GiB)") from None
+    # strict on purpose: a lenient parser reads "2 GiB please" or "2 Gremlins" as 2 GB
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"cannot parse size {text!r} (write it like 500MB or 2GiB)")
+    number, prefix, binary = match.group(1), (match.group(2) or "").upper(), match.group(3)
+    scale = (1024 if binary else 1000) ** " KMGTP".index(prefix or " ")
+    size = int(float(number) * scale)
     if size <= 0:
         raise ValueError(f"size {text!r} must be positive")
     return size
@@ -62,14 +73,40 @@ class _Reader:
         self.file, self.text, self.table, self.prefix = file, text, table, prefix
         self.used: set[str] = set()
 
+    def _table_lines(self) -> tuple[int, int] | None:
+        """``(header line, end)`` of this reader's table in the file; None when not found.
+
+        The top level runs up to the first table header; ``policy.`` is the ``[policy]``
+        table; ``targets[N].`` is the N-th ``[[targets]]`` table. Each ends at the next header.
+        """
+        lines = self.text.splitlines()
+        headers = [(number, match.group(1)) for number, line in enumerate(lines, start=1)
+                   if (match := _HEADER.match(line))]
+        ends = [number for number, _ in headers[1:]] + [len(lines) + 1]
+        if not self.prefix:
+            return 0, headers[0][0] if headers else len(lines) + 1
+        table = re.fullmatch(r"(\w+)(?:\[(\d+)\])?\.", self.prefix)
+        if table is None:
+            return None
+        name, index = table.group(1), int(table.group(2) or 0)
+        matching = [(start, end) for (start, header), end in zip(headers, ends, strict=True)
+                    if header.strip(" []") == name]
+        return matching[index] if index < len(matching) else None
+
     def line_of(self, key: str) -> int | None:
+        """The line of ``key`` inside this reader's table (not a same-named key elsewhere)."""
         leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
         pattern = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            if pattern.match(line):
+        lines = self.text.splitlines()
+        span = self._table_lines()
+        start, end = span if span is not None else (0, len(lines) + 1)
+        for number in range(start + 1, end):
+            if pattern.match(lines[number - 1]):
                 return number
+        if span is not None and span[0] > 0:
+            return span[0]  # the key is not written out: point at the table's header
         section = re.compile(rf"^\s*\[\[?\s*{re.escape(leaf)}\s*\]\]?")
-        for number, line in enumerate(self.text.splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if section.match(line):
                 return number
         return None
@@ -83,13 +120,16 @@ class _Reader:
         self.used.add(key)
         if key not in self.table:
             if required:
-                raise ConfigError(self.file, "required key is missing", key=f"{self.prefix}{key}")
+                raise self.error(key, "required key is missing")
             return default
         value = self.table[key]
         # bool is an int in Python; a TOML `true` where a number belongs is still wrong.
         wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
         if wrong_bool or not isinstance(value, kind):
             raise self.error(key, f"expected {_type_name(kind)}, got {_toml_type(value)}")
+        if isinstance(value, str) and "\x00" in value:
+            # no file name, command line or environment can hold one
+            raise self.error(key, "must not contain a NUL character (\\u0000)")
         return value
 
     def converted(self, key: str, convert: Callable[[str], Any], default: str | None = None,
@@ -117,8 +157,8 @@ class _Reader:
 
     def string_list(self, key: str) -> tuple[str, ...]:
         value = self.get(key, list, [])
-        if not all(isinstance(item, str) for item in value):
-            raise self.error(key, "expected a list of strings")
+        if not all(isinstance(item, str) and "\x00" not in item for item in value):
+            raise self.error(key, "expected a list of strings (without NUL characters)")
         return tuple(value)
 
     def reject_unknown(self) -> None:
@@ -149,6 +189,8 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
         raise ConfigError(path, f"cannot read file: {exc}") from None
     try:
         return text, tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(path, "TOML syntax error: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else None
@@ -157,8 +199,7 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def _load_policy(reader: _Reader) -> Policy:
-    reader.reject_unknown()
-    return Policy(
+    policy = Policy(
         object_lock_mode=reader.choice(  # type: ignore[arg-type]
             "object_lock_mode", ("COMPLIANCE", "GOVERNANCE", "any"), "COMPLIANCE"),
         min_retention_days=reader.non_negative_int("min_retention_days", 30),
@@ -168,32 +209,45 @@ def _load_policy(reader: _Reader) -> Policy:
         max_restic_keys=reader.non_negative_int("max_restic_keys", 1, minimum=1),
         min_snapshots=reader.non_negative_int("min_snapshots", 1),
     )
+    # only after every known key was read: reject_unknown reports the keys not read
+    reader.reject_unknown()
+    return policy
 
 
 def _load_target(reader: _Reader) -> Target:
     name: str = reader.get("name", str, required=True)
     if not name.strip():
         raise reader.error("name", "must not be empty")
+    reader.get("kind", str, required=True)
     kind = reader.choice("kind", ("s3", "restic"), "")
     target: Target
     if kind == "s3":
         bucket: str = reader.get("bucket", str, required=True)
         if not bucket:
             raise reader.error("bucket", "must not be empty")
+        endpoint_url: str | None = reader.get("endpoint_url", str)
+        if endpoint_url is not None and not re.match(r"^https?://[^/\s]+", endpoint_url):
+            raise reader.error("endpoint_url", f"expected an http:// or https:// URL, "
+                               f"got {endpoint_url!r}")
+        region: str | None = reader.get("region", str)
+        if region is not None and not _REGION.match(region):
+            raise reader.error("region", f"not a region name: {region!r}")
         target = S3Target(
             name=name,
             bucket=bucket,
             prefix=reader.get("prefix", str, ""),
-            endpoint_url=reader.get("endpoint_url", str),
-            region=reader.get("region", str),
+            endpoint_url=endpoint_url,
+            region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
         )
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
-            if not isinstance(value, str):
-                raise reader.error("env", f"value of {key} must be a string")
+            if not _ENV_NAME.match(key):
+                raise reader.error("env", f"{key!r} is not an environment variable name")
+            if not isinstance(value, str) or "\x00" in value:
+                raise reader.error("env", f"value of {key} must be a string (without NUL)")
             if key in _SECRET_ENV:
                 raise reader.error(
                     "env", f"{key} is a secret and must not be written in a config file "
@@ -239,10 +293,10 @@ def load_client(path: Path) -> Client:
     for index, raw in enumerate(raw_targets):
         if not isinstance(raw, dict):
             raise top.error("targets", "each [[targets]] entry must be a table")
-        target = _load_target(_Reader(path, text, raw, f"targets[{index}]."))
+        reader = _Reader(path, text, raw, f"targets[{index}].")
+        target = _load_target(reader)
         if target.name in seen:
-            raise ConfigError(path, f"duplicate target name {target.name!r}",
-                              key=f"targets[{index}].name", line=top.line_of("name"))
+            raise reader.error("name", f"duplicate target name {target.name!r}")
         seen.add(target.name)
         targets.append(target)
     return Client(name=name, rpo_seconds=rpo, rto_seconds=rto, policy=policy,
@@ -258,8 +312,9 @@ def load_clients(directory: Path, only: Iterable[str] = ()) -> list[Client]:
     for path in sorted(directory.glob("*.toml")):
         client = load_client(path)
         if client.name in by_name:
-            raise ConfigError(path, f"duplicate client {client.name!r} (also in "
-                              f"{by_name[client.name]})", key="client")
+            text, doc = _read_toml(path)
+            raise _Reader(path, text, doc).error(
+                "client", f"duplicate client {client.name!r} (also in {by_name[client.name]})")
         by_name[client.name] = path
         clients.append(client)
     if not clients:

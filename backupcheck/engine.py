@@ -1,7 +1,9 @@
 """Runs a command over every target of every client, concurrently, and collects the results.
 
 A failing target never stops the others: anything a target raises becomes ``error`` findings
-for that target alone. The engine never prints; it reports progress through a callback.
+for that target alone, except bad configuration found while it runs (:class:`ConfigError`,
+e.g. a malformed manifest), which ends the run with exit 2 as bad configuration always does.
+The engine never prints; it reports progress through a callback.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import UTC, datetime
 from backupcheck.backends import CHECK_IDS, open_backend
 from backupcheck.backends.base import Backend
 from backupcheck.checks.common import finding
-from backupcheck.errors import BackupcheckError, ReadOnlyViolation
+from backupcheck.errors import BackupcheckError, ConfigError, ReadOnlyViolation
 from backupcheck.model import Client, ClientResult, Finding, RunReport, Status, Target, TargetResult
 
 log = logging.getLogger(__name__)
@@ -89,8 +91,11 @@ def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
         backend = open_backend(client, target, seed_for(client.name, target.name, base_seed))
         registry.add(backend)
         return work(client, target, backend)
-    except ReadOnlyViolation:
-        raise  # a bug, never a target's fault: stop loudly
+    except (ReadOnlyViolation, ConfigError):
+        # a bug, or a configuration no run can succeed with (a malformed manifest is found
+        # only once its target runs): not a fault of this target's storage, so stop with
+        # exit 2 (ConfigError) or loudly (ReadOnlyViolation) instead of reporting on
+        raise
     except BackupcheckError as exc:
         log.info("%s/%s: %s", client.name, target.name, exc)
         return TargetResult(target.name, target.kind,

@@ -115,6 +115,9 @@ class Restic:
         # terminal signal reaches them)
         self._finalizer = weakref.finalize(self, self.children.stop_all)
         self._version: tuple[int, int, int] | None = None
+        #: set by close(): no new child may start (a worker thread still walking its sample
+        #: after Ctrl-C would otherwise start one restic after another)
+        self._closed = False
 
     def _environment(self, base: Mapping[str, str]) -> tuple[str, dict[str, str], list[str]]:
         target = self.target
@@ -164,14 +167,23 @@ class Restic:
     def _spawn(self, args: Sequence[str], *, timeout: float, idle: bool,
                buffered: bool = False) -> Child:
         argv = [self.binary, "--no-lock", *args]
+        if self._closed:
+            raise self._closed_error()
         log.debug("%s: running restic %s", self.location, " ".join(args))  # argv holds no secret
         try:
-            return Child(argv, self.env, timeout=timeout, idle=idle, buffered=buffered,
-                         registry=self.children)
+            child = Child(argv, self.env, timeout=timeout, idle=idle, buffered=buffered,
+                          registry=self.children)
         except FileNotFoundError:
             raise TargetUnavailable(f"restic binary not found: {INSTALL_HINT}") from None
         except OSError as exc:
             raise TargetUnavailable(f"cannot run restic: {exc.strerror or exc}") from None
+        if self._closed:  # close() ran while it started: it may have missed this child
+            child.stop()
+            raise self._closed_error()
+        return child
+
+    def _closed_error(self) -> TargetUnavailable:
+        return TargetUnavailable(f"restic for {self.location} was stopped (the run is ending)")
 
     def _timed_out(self, command: str, timeout: float) -> TargetUnavailable:
         return TargetUnavailable(f"restic {command} got no answer from {self.location} within "
@@ -337,7 +349,8 @@ class Restic:
         return DumpStream(child, snapshot_id, path, self)
 
     def close(self) -> None:
-        """Kill and reap every child still running."""
+        """Kill and reap every child still running; start no new one after this."""
+        self._closed = True
         self.children.stop_all()
 
 

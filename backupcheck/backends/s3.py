@@ -29,6 +29,8 @@ _NOT_CONFIGURED = {
     "public_access_block": {"NoSuchPublicAccessBlockConfiguration"},
 }
 _MISSING_BUCKET = {"NoSuchBucket", "404", "NotFound"}
+#: the bucket-level settings read by :func:`read_bucket_settings` (keys of ``errors``)
+SETTINGS = ("versioning", "object_lock", "encryption", "public_access_block")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 from backupcheck.backends.base import ByteStream, Catalog, CatalogEntry, RowSink
 from backupcheck.backends.s3 import (
+    SETTINGS,
+    ObjectScan,
     ObjectVersion,
     iter_object_versions,
     read_bucket_settings,
@@ -15,6 +17,7 @@ from backupcheck.backends.s3 import (
 from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.backends.s3stream import open_object
 from backupcheck.checks import s3 as s3_checks
+from backupcheck.errors import TargetUnavailable
 from backupcheck.model import Client, Finding, Plan, S3Target
 
 DIGEST_METADATA = "xxh3-128"
@@ -48,9 +51,19 @@ class S3Backend:
 
     def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
         settings = read_bucket_settings(self.s3, self.target.bucket)
-        scan = scan_objects(self.s3, self.target.bucket, self.target.prefix, seed=self.seed)
+        try:
+            scan: ObjectScan | None = scan_objects(self.s3, self.target.bucket,
+                                                   self.target.prefix, seed=self.seed)
+            listing_error = ""
+        except TargetUnavailable as exc:
+            if set(settings.errors) >= set(SETTINGS):
+                raise  # nothing at all could be read: the target is unavailable
+            # some settings were readable: still judge them, so a denied listing cannot hide
+            # a bucket without Object Lock behind an ``error``
+            scan, listing_error = None, str(exc)
         facts = s3_checks.S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds,
-                                  now=now, settings=settings, scan=scan)
+                                  now=now, settings=settings, scan=scan,
+                                  listing_error=listing_error)
         return s3_checks.run_all(facts)
 
     def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
@@ -98,11 +111,21 @@ class S3Backend:
                        entries=entries)
 
     def stored_digest(self, entry: CatalogEntry) -> str:
-        """The ``x-amz-meta-xxh3-128`` user metadata of one object version, if any."""
-        from backupcheck.backends.s3 import head_version
+        """The ``x-amz-meta-xxh3-128`` user metadata of one object version, if any.
 
-        head = head_version(self.s3, self.target.bucket, self.target.prefix + entry.path,
-                            entry.locator)
+        A HEAD that fails (throttled, denied, gone) is this file's problem: FileUnreadable
+        with S3's reason, never an exception that takes the whole target down.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from backupcheck.backends.base import FileUnreadable
+        from backupcheck.backends.s3 import describe, head_version
+
+        key = self.target.prefix + entry.path
+        try:
+            head = head_version(self.s3, self.target.bucket, key, entry.locator)
+        except (ClientError, BotoCoreError) as exc:
+            raise FileUnreadable(f"{key}: HEAD failed: {describe(exc)}") from None
         return head.metadata.get(DIGEST_METADATA, "").lower()
 
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:

@@ -24,6 +24,8 @@ class S3Facts:
     settings: BucketSettings
     #: None when only bucket settings were read (the storage of a restic repository)
     scan: ObjectScan | None = None
+    #: why the objects could not be listed (the settings could): object checks are ``error``
+    listing_error: str = ""
 
 
 def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
@@ -31,6 +33,13 @@ def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
         return finding(check_id, Status.ERROR,
                        f"cannot read {setting.replace('_', ' ')}: {facts.settings.errors[setting]}",
                        {"bucket": facts.settings.bucket, "error": facts.settings.errors[setting]})
+    return None
+
+
+def _unlisted(check_id: str, facts: S3Facts) -> Finding | None:
+    if facts.listing_error:
+        return finding(check_id, Status.ERROR, f"cannot list objects: {facts.listing_error}",
+                       {"bucket": facts.settings.bucket, "error": facts.listing_error})
     return None
 
 
@@ -89,6 +98,8 @@ def object_lock_retention(facts: S3Facts) -> Finding:
 
 def objects_locked(facts: S3Facts) -> Finding:
     check_id = "s3.objects.locked"
+    if unlisted := _unlisted(check_id, facts):
+        return unlisted
     scan = _scan(facts)
     unlocked = [h.key for h in scan.heads
                 if not h.legal_hold and not (h.lock_mode and h.retain_until
@@ -141,6 +152,8 @@ def encryption(facts: S3Facts) -> Finding:
 
 def objects_encrypted(facts: S3Facts) -> Finding:
     check_id = "s3.objects.encrypted"
+    if unlisted := _unlisted(check_id, facts):
+        return unlisted
     scan, policy = _scan(facts), facts.policy
     unencrypted = [h.key for h in scan.heads if not h.encryption]
     other = [h.key for h in scan.heads if h.encryption and (
@@ -168,6 +181,8 @@ def objects_encrypted(facts: S3Facts) -> Finding:
 
 def delete_markers(facts: S3Facts) -> Finding:
     check_id = "s3.delete_markers"
+    if unlisted := _unlisted(check_id, facts):
+        return unlisted
     scan = _scan(facts)
     evidence = {"bucket": facts.settings.bucket, "delete_markers": scan.delete_markers,
                 "hidden_keys": scan.hidden_by_delete_marker,
@@ -194,6 +209,8 @@ def public_access(facts: S3Facts) -> Finding:
 
 def freshness(facts: S3Facts) -> Finding:
     check_id = "s3.freshness"
+    if unlisted := _unlisted(check_id, facts):
+        return unlisted
     scan = _scan(facts)
     evidence = {"bucket": facts.settings.bucket, "rpo_seconds": facts.rpo_seconds,
                 "newest": scan.newest.astimezone(UTC).isoformat() if scan.newest else None,

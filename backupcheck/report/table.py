@@ -65,7 +65,9 @@ def restore_table(client: ClientResult) -> Table | None:
         assert target.restore is not None
         for problem in target.restore.problems:
             table.add_row(Text(visible(target.target)), Text(f"✗ {problem.reason}",
-                          style="bold red"), Text(visible(problem.path)), "", "", "", "", "",
+                          style="bold red"),
+                          # fold, never cut: a shortened name could pass for another file
+                          Text(visible(problem.path), overflow="fold"), "", "", "", "", "",
                           "", "", "", "")
     return table
 

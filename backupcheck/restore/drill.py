@@ -19,7 +19,7 @@ from typing import Any
 from backupcheck.backends.base import Backend, Catalog
 from backupcheck.checks.common import age_text, finding
 from backupcheck.engine import Progress, now_utc, run_targets, seed_for
-from backupcheck.errors import BackupcheckError
+from backupcheck.errors import BackupcheckError, ConfigError
 from backupcheck.model import (
     Client,
     FileResult,
@@ -188,6 +188,8 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
         seed = target_seed(options, moment, client.name, target.name)
         try:
             restore, findings = restore_target(client, target, backend, options, seed)
+        except ConfigError:
+            raise  # a malformed manifest is bad configuration: exit 2, not a target error
         except BackupcheckError as exc:
             message = f"restore drill not run: {exc}"
             return TargetResult(target.name, target.kind, (
