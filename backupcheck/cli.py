@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console, RenderableType
@@ -332,6 +332,55 @@ def main() -> None:
     except KeyboardInterrupt:
         stderr_console().print("backupcheck: interrupted", markup=False)
         sys.exit(130)
+
+
+@manifest_app.command("build")
+def manifest_build(
+    path: Annotated[Path, typer.Argument(help="Directory tree to hash (the backed-up root).")],
+    out: Annotated[Path, typer.Option("--out", help="Manifest Parquet file to write.")],
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Hashing processes "
+                                                "(default: the usable CPUs).")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Hash a tree with xxh3-128 into a manifest: the ground truth a later drill compares with."""
+    import json
+
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from backupcheck.manifest import build_manifest
+
+    enabled = show_progress(fmt)
+
+    def run(progress: Callable[[int, int], None] | None) -> Any:
+        return build_manifest(path, out, workers=workers, progress=progress)
+
+    if enabled:
+        with Progress(TextColumn("hashing {task.fields[files]} files"), BarColumn(),
+                      DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+                      console=stderr_console(), transient=True) as bar:
+            task = bar.add_task("manifest", total=None, files=0)
+
+            def advance(files: int, done: int) -> None:
+                bar.update(task, completed=done, files=files)
+
+            stats = guarded(lambda: run(advance))
+    else:
+        stats = guarded(lambda: run(None))
+    summary = {"out": str(stats.out), "files": stats.files, "bytes": stats.bytes,
+               "symlinks": stats.symlinks, "special": stats.special,
+               "unreadable": [{"path": p, "reason": r} for p, r in stats.unreadable],
+               "seconds": round(stats.seconds, 3), "method": stats.method}
+    if fmt == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        console = stdout_console()
+        console.print(f"wrote {visible(stats.out)}: {stats.files} files, {stats.bytes} bytes, "
+                      f"{stats.symlinks} symlinks in {stats.seconds:.1f}s ({stats.method})",
+                      markup=False)
+        for rel, reason in stats.unreadable:
+            console.print(f"unreadable: {visible(rel)}: {visible(reason)}", markup=False)
+    # unreadable files are reported, not fatal to the manifest, but a check did fail
+    raise typer.Exit(1 if stats.unreadable else 0)
 
 
 @app.command()
