@@ -11,10 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ProfileNotFound
 
 from backupcheck.errors import ReadOnlyViolation, TargetUnavailable
+
+#: parsed service models, shared by all sessions (the loader caches what it has read)
+_SHARED_LOADER = botocore.loaders.create_loader()
 
 READ_PREFIXES = ("Get", "Head", "List")
 
@@ -58,8 +63,11 @@ def make_s3_client(
     Raises TargetUnavailable when ``profile`` is not configured on this machine.
     """
     try:
-        session = (boto3.session.Session(profile_name=profile) if profile
-                   else boto3.session.Session())
+        core = botocore.session.get_session()
+        # one loader for every client: each new session would otherwise parse botocore's
+        # JSON service models again, which dominated a drill over many small clients
+        core.register_component("data_loader", _SHARED_LOADER)
+        session = boto3.session.Session(botocore_session=core, profile_name=profile)
     except ProfileNotFound:
         raise TargetUnavailable(f"AWS profile {profile!r} is not configured on this "
                                 "machine") from None
