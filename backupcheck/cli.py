@@ -357,11 +357,12 @@ def manifest_build(
     if enabled:
         with Progress(TextColumn("hashing {task.fields[files]} files"), BarColumn(),
                       DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
-                      console=stderr_console(), transient=True) as bar:
+                      console=stderr_console(), transient=True,
+                      auto_refresh=False) as bar:  # no refresh thread: the build can fork
             task = bar.add_task("manifest", total=None, files=0)
 
             def advance(files: int, done: int) -> None:
-                bar.update(task, completed=done, files=files)
+                bar.update(task, completed=done, files=files, refresh=True)
 
             stats = guarded(lambda: run(advance))
     else:

@@ -13,11 +13,12 @@ Glossary:
 How the build is parallel, and why (measured on 2 cores with a warm page cache, see
 ``benchmarks/bench_manifest.py``): hashing costs next to nothing (xxh3 runs at ~39 GB/s);
 a big file is bound by copying pages out of the cache, a small file by Python's per-file
-work (~12 us of open/fstat/read/close). Threads make small files *slower* (0.39 s vs 0.26 s
-for 20,000 files: every syscall hands the GIL over) and do nothing for big files (memory
-bound), so files are hashed by a pool of processes in batches (0.18 s for the same files),
-while this process walks the tree and writes Parquet. Results are written in walk order, so
-the output is deterministic and streams with bounded memory.
+work (~12 us of open/fstat/read/close). Two threads do not speed up small files (20,000
+files: 0.31-0.39 s vs 0.26-0.29 s in one thread; every syscall hands the GIL over) nor big
+ones (memory bound: ~0.19 s for 1.5 GiB either way), so files are hashed by a pool of
+processes in batches (0.18 s for the same small files; 0.27 s vs 0.45 s for the whole
+2.2 GiB tree), while this process walks the tree and writes Parquet. Results are written
+in walk order, so the output is deterministic and streams with bounded memory.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ BATCH_ITEMS = 512
 #: tasks in flight; results wait to be written in walk order, so this bounds memory
 #: (~50k rows, ~15 MB) when one huge file holds up the head of the queue
 MAX_PENDING_BATCHES = 96
-#: a tree this small is hashed in this process: starting a pool would cost more
-SERIAL_MAX_FILES = 512
+#: a tree this small is hashed in this process: starting a pool (~20 ms by fork) would cost
+#: more (measured: 631 files, 69 MiB took 18 ms in this process, 38 ms with a pool)
+SERIAL_MAX_FILES = 2048
 SERIAL_MAX_BYTES = 256 << 20
 ROW_GROUP_ROWS = 65536
 PROGRESS_INTERVAL = 0.1

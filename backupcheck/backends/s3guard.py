@@ -68,13 +68,14 @@ def make_s3_client(
         # JSON service models again, which dominated a drill over many small clients
         core.register_component("data_loader", _SHARED_LOADER)
         session = boto3.session.Session(botocore_session=core, profile_name=profile)
+        # with a shared botocore session the profile is only looked up here
+        client = session.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or session.region_name or "us-east-1",
+            config=CLIENT_CONFIG.merge(config) if config else CLIENT_CONFIG,
+        )
     except ProfileNotFound:
         raise TargetUnavailable(f"AWS profile {profile!r} is not configured on this "
                                 "machine") from None
-    client = session.client(
-        "s3",
-        endpoint_url=endpoint_url or None,
-        region_name=region or session.region_name or "us-east-1",
-        config=CLIENT_CONFIG.merge(config) if config else CLIENT_CONFIG,
-    )
     return guard(client)
