@@ -19,6 +19,7 @@ Target (issue 8): the drill scales: serial / concurrent > 1.5x.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import tempfile
@@ -139,10 +140,9 @@ def compare(clients: int, reps: int, latency_ms: float) -> Comparison:
         busy = cpu["default concurrency"]
         note = (f"the drill is CPU-bound in this process (one GIL): {busy:.1f}s CPU per "
                 f"concurrent drill of {med['default concurrency']:.1f}s wall, while the "
-                f"server used {server_cpu / runs:.1f}s. Every S3 target creates its own guarded "
-                f"client (backends/s3guard.make_s3_client: a new boto3 Session re-reads and "
-                f"re-parses botocore's JSON service models), {client_cpu:.2f}s CPU each even "
-                f"alone, x {clients} targets")
+                f"server used {server_cpu / runs:.1f}s on the same {os.cpu_count()} cores; "
+                f"creating each target's guarded S3 client costs {client_cpu:.2f}s CPU, "
+                f"x {clients} targets")
     name = "many clients" + (f" ({latency_ms:g} ms RTT)" if latency_ms else "")
     return Comparison(
         name, f"drill over {clients} small S3 clients on one server ({where}): default "
