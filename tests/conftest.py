@@ -86,6 +86,15 @@ def write_client(directory: Path, name: str, body: str) -> Path:
     return path
 
 
+def target_of(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """One target's object of a JSON report."""
+    for client in document["clients"]:
+        for target in client["targets"]:
+            if target["target"] == name:
+                return dict(target)
+    raise KeyError(name)
+
+
 def statuses(document: dict[str, Any], target: str) -> dict[str, str]:
     """check id -> status for one target of a JSON report."""
     for client in document["clients"]:

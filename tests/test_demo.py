@@ -29,6 +29,7 @@ from backupcheck.demo.run import MARKER, ensure_shared_profile, prepare_keep_dir
 from backupcheck.demo.storage import credentials_text
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
+from tests.conftest import target_of
 
 PLANTED = {
     ("acme", "acme-nas", "s3.object_lock.mode"),
@@ -46,14 +47,6 @@ def check_statuses(document: dict[str, Any]) -> dict[tuple[str, str, str], str]:
     return {(client["client"], target["target"], check["id"]): check["status"]
             for client in document["clients"] for target in client["targets"]
             for check in target["checks"]}
-
-
-def target_of(document: dict[str, Any], name: str) -> dict[str, Any]:
-    for client in document["clients"]:
-        for target in client["targets"]:
-            if target["target"] == name:
-                return dict(target)
-    raise KeyError(name)
 
 
 def assert_planted_problems_only(document: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ import xxhash
 from botocore.retries.standard import ExponentialBackoff
 
 from backupcheck.manifest import build_manifest
-from tests.conftest import S3Server, statuses, write_client
+from tests.conftest import S3Server, statuses, target_of, write_client
 from tests.faultproxy import FaultProxy, Request, fake_restic
 from tests.restic_helpers import Repo, init_local_repo, make_tree, target_toml
 
@@ -85,14 +85,6 @@ def plan_file(directory: Path, *, files: int = 50, jobs: int = 4) -> Path:
                     f'read_data_subset = ""\njobs = {jobs}\nprefer_unverified = false\n',
                     encoding="utf-8")
     return path
-
-
-def target_of(document: dict[str, Any], name: str) -> dict[str, Any]:
-    for client in document["clients"]:
-        for target in client["targets"]:
-            if target["target"] == name:
-                return dict(target)
-    raise KeyError(name)
 
 
 def files_by_path(target: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from backupcheck.manifest import build_manifest
 from backupcheck.report.text import visible
-from tests.conftest import S3Server, run_cli, statuses, write_client
+from tests.conftest import S3Server, run_cli, statuses, target_of, write_client
 from tests.faultproxy import FaultProxy, fake_restic
 from tests.restic_helpers import init_local_repo, make_tree, target_toml
 
@@ -68,14 +68,6 @@ def plan_file(directory: Path, files: int = 50) -> Path:
     path.write_text(f'name = "hostile"\nfiles = {files}\nmax_bytes = "1GiB"\n'
                     'read_data_subset = ""\njobs = 12\n', encoding="utf-8")
     return path
-
-
-def target_of(document: dict[str, Any], name: str) -> dict[str, Any]:
-    for client in document["clients"]:
-        for target in client["targets"]:
-            if target["target"] == name:
-                return dict(target)
-    raise KeyError(name)
 
 
 # ---------------------------------------------------------------- hostile restic file names
