@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import random
 import re
 import shutil
@@ -78,28 +77,19 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``backupcheck demo --keep DIR``, with HOME (where it adds a profile) a temporary one."""
     root = tmp_path_factory.mktemp("audit-demo")
-    changed = {"HOME": str(root / "home"), "AWS_SHARED_CREDENTIALS_FILE": None,
-               "AWS_CONFIG_FILE": None}
-    saved = {name: os.environ.get(name) for name in changed}
-    for name, value in changed.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
     directory = root / "estate"
-    try:
-        _, info = run_demo(directory)
-        targets = directory / "targets"
-        plan_path = directory / "restore_tests" / "weekly.toml"
-        yield Demo(directory, targets, directory / "history", load_plan(plan_path),
-                   plan_path, {c.name: c for c in load_clients(targets)}, info.server_url)
-    finally:
-        stop_previous(directory)  # the kept estate's detached S3 server, by its pid file
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOME", str(root / "home"))
+        env.delenv("AWS_SHARED_CREDENTIALS_FILE", raising=False)
+        env.delenv("AWS_CONFIG_FILE", raising=False)
+        try:
+            _, info = run_demo(directory)
+            targets = directory / "targets"
+            plan_path = directory / "restore_tests" / "weekly.toml"
+            yield Demo(directory, targets, directory / "history", load_plan(plan_path),
+                       plan_path, {c.name: c for c in load_clients(targets)}, info.server_url)
+        finally:
+            stop_previous(directory)  # the kept estate's detached S3 server, by its pid file
 
 
 @dataclass

@@ -107,9 +107,6 @@ def describe(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _call(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    return fn(**kwargs)
-
 
 def read_bucket_settings(client: Any, bucket: str) -> BucketSettings:
     """Read every bucket-level setting; a missing bucket or dead endpoint raises.

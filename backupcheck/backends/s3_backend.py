@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from backupcheck.backends.base import ByteStream, Catalog, CatalogEntry, RowSink
+from botocore.exceptions import BotoCoreError, ClientError
+
+from backupcheck.backends.base import ByteStream, Catalog, CatalogEntry, FileUnreadable, RowSink
 from backupcheck.backends.s3 import (
     SETTINGS,
     ObjectScan,
     ObjectVersion,
+    describe,
+    head_version,
     iter_object_versions,
     read_bucket_settings,
     scan_objects,
@@ -116,11 +120,6 @@ class S3Backend:
         A HEAD that fails (throttled, denied, gone) is this file's problem: FileUnreadable
         with S3's reason, never an exception that takes the whole target down.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from backupcheck.backends.base import FileUnreadable
-        from backupcheck.backends.s3 import describe, head_version
-
         key = self.target.prefix + entry.path
         try:
             head = head_version(self.s3, self.target.bucket, key, entry.locator)
