@@ -42,6 +42,39 @@ def exit_code_for(status: Status) -> int:
     return {Status.FAIL: 1, Status.ERROR: 3}.get(status, 0)
 
 
+class FileOutcome(enum.StrEnum):
+    """What became of one sampled file (stored as its string value in the history)."""
+
+    OK = "ok"                  # restored, and its digest matched the ground truth
+    UNPROVEN = "unproven"      # restored, but no ground truth could judge it
+    DIGEST = "digest"          # restored, digest differs from the ground truth
+    SIZE = "size"              # restored, size differs from the ground truth
+    MISSING = "missing"        # not in the backup
+    UNREADABLE = "unreadable"  # in the backup, but its bytes could not be read
+
+    @property
+    def failed(self) -> bool:
+        """A problem the drill reports (``restore.sample`` fails)."""
+        return self in _FAILED_OUTCOMES
+
+    @property
+    def mismatched(self) -> bool:
+        """Restored bytes that differ from the ground truth."""
+        return self in (FileOutcome.DIGEST, FileOutcome.SIZE)
+
+    @property
+    def restored(self) -> bool:
+        """Bytes came back whole, so the file's timing counts for the restore model."""
+        return self in (FileOutcome.OK, FileOutcome.UNPROVEN, FileOutcome.DIGEST,
+                        FileOutcome.SIZE)
+
+
+_FAILED_OUTCOMES = frozenset({FileOutcome.DIGEST, FileOutcome.SIZE, FileOutcome.MISSING,
+                              FileOutcome.UNREADABLE})
+#: every outcome value, as the history stores them
+FILE_OUTCOMES = frozenset(o.value for o in FileOutcome)
+
+
 # ---------------------------------------------------------------- configuration
 
 
@@ -160,8 +193,7 @@ class FileResult:
     bytes: int
     seconds: float
     ttfb_seconds: float
-    #: ``ok`` | ``unproven`` | ``digest`` | ``size`` | ``missing`` | ``unreadable``
-    result: str
+    result: FileOutcome
     xxh3_128: str = ""
     expected_xxh3_128: str = ""
     truth: str = ""  # where the expected digest came from: manifest | metadata | source | ""

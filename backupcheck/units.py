@@ -1,0 +1,99 @@
+"""Durations and sizes: parsing what users write, and the one formatter for each audience.
+
+Parsing: ``30s``, ``90m``, ``26h``, ``7d``, ``2w``, ``4h30m`` (humanfriendly) and sizes like
+``2GiB``. Formatting, by where the text appears:
+
+* ``compact`` — finding messages and tables (``45s``, ``12m``, ``5h``, ``3.5d``);
+* ``table``   — figures in report columns (``38.0s``, ``12.5m``, ``4.0h``);
+* ``prose``   — the audit page, as a client reads it (``4.0 h``, ``12 min``, ``0.04 s``);
+* ``words``   — how old something is (``15 seconds``, ``3 days``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import humanfriendly
+
+DurationStyle = Literal["compact", "table", "prose", "words"]
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
+    try:
+        seconds = float(humanfriendly.parse_timespan(text.strip()))
+    except humanfriendly.InvalidTimespan:
+        raise ValueError(
+            f"cannot parse duration {text!r} (write it like 30s, 90m, 26h, 7d or 2w)"
+        ) from None
+    if seconds <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return seconds
+
+
+def _compact(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f}h"
+    days = seconds / 86400
+    return f"{days:.0f}d" if days >= 10 else f"{days:.1f}d"
+
+
+def _table(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def _prose(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    if seconds >= 10:
+        return f"{seconds:.0f} s"
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
+
+
+def _words(seconds: float) -> str:
+    for limit, unit, size in ((90, "second", 1), (90 * 60, "minute", 60),
+                              (48 * 3600, "hour", 3600), (float("inf"), "day", 86400)):
+        if seconds < limit:
+            count = round(max(0.0, seconds) / size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    raise AssertionError("unreachable")
+
+
+_STYLES = {"compact": _compact, "table": _table, "prose": _prose, "words": _words}
+#: what an unknown duration looks like in each style
+_UNKNOWN = {"compact": "?", "table": "-", "prose": "—", "words": "unknown"}
+
+
+def format_duration(seconds: float | None, style: DurationStyle = "compact") -> str:
+    """``seconds`` as text for one audience (see the module docstring)."""
+    if seconds is None:
+        return _UNKNOWN[style]
+    return _STYLES[style](seconds)
+
+
+def human_bytes(count: float) -> str:
+    """``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    value = float(count)
+    for unit in units:
+        if abs(value) < 1024 or unit == units[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} PiB"
