@@ -31,12 +31,14 @@ import pyarrow as pa
 
 from backupcheck import __version__
 from backupcheck.audit_verdict import Verdict, age_words, judge
-from backupcheck.engine import Progress, iso, now_utc
+from backupcheck.clock import iso, now_utc
+from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
 from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report, utc
 from backupcheck.model import (
     Client,
     ClientResult,
+    FileOutcome,
     FileResult,
     Finding,
     Plan,
@@ -211,7 +213,8 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
     results = [FileResult(
         path=str(f["path"]), size=int(f.get("size") or 0), bytes=int(f.get("bytes") or 0),
         seconds=float(f.get("seconds") or 0.0), ttfb_seconds=float(f.get("ttfb_seconds") or 0.0),
-        result=str(f.get("result") or ""), xxh3_128=str(f.get("xxh3_128") or ""),
+        result=FileOutcome(str(f.get("result") or "unreadable")),
+        xxh3_128=str(f.get("xxh3_128") or ""),
         expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "")
         for f in files]
     problems = tuple(Problem(f.path, f.result, "", f.xxh3_128)  # type: ignore[arg-type]
@@ -261,7 +264,7 @@ def _from_drill(finding: Finding, row: dict[str, Any], age: float) -> Finding:
 def _history_restore(target: TargetResult, client: Client, row: dict[str, Any] | None,
                      files: Sequence[dict[str, Any]], moment: datetime
                      ) -> tuple[TargetResult, RestoreOrigin]:
-    from backupcheck.checks.common import finding
+    from backupcheck.checks.registry import finding
     from backupcheck.model import Status
     from backupcheck.restore.drill import rto_finding, sample_finding
 
@@ -327,7 +330,7 @@ class _Gathered:
 def _fresh_drill(client: Client, options: AuditOptions, store: HistoryStore, moment: datetime,
                  progress: Progress | None) -> _Gathered:
     """``--run-drill``: a drill now, recorded unless asked not to; it joins the trend anyway."""
-    from backupcheck.restore.drill import DrillOptions, drill, new_run_id, record_history
+    from backupcheck.commands.drill import DrillOptions, drill, new_run_id, record_history
 
     drill_options = DrillOptions(
         plan=options.plan, seed=options.seed, jobs=options.jobs or options.plan.jobs,
@@ -355,7 +358,7 @@ def _fresh_drill(client: Client, options: AuditOptions, store: HistoryStore, mom
 def _newest_drill(client: Client, options: AuditOptions, store: HistoryStore,
                   history: pa.Table, moment: datetime, progress: Progress | None) -> _Gathered:
     """The default: policy checks now (``verify``), restore figures from the history."""
-    from backupcheck.verify import verify
+    from backupcheck.commands.verify import verify
 
     checked = verify([client], options.plan, progress=progress, now=moment)
     newest = _newest_per_target(history.to_pylist())
@@ -376,7 +379,7 @@ def _newest_drill(client: Client, options: AuditOptions, store: HistoryStore,
 def collect(client: Client, options: AuditOptions, *,
             progress: Progress | None = None) -> AuditFacts:
     """Run what the audit needs and gather every figure with where it came from."""
-    from backupcheck.inventory import inventory
+    from backupcheck.commands.inventory import inventory
 
     moment = utc(options.now) if options.now else now_utc()
     store = HistoryStore(options.history_dir)

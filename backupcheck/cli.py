@@ -159,7 +159,7 @@ def inventory(
                                              "snapshot as Parquet.")] = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
-    from backupcheck.inventory import inventory as run_inventory
+    from backupcheck.commands.inventory import inventory as run_inventory
 
     clients = clients_from(targets, client)
     total = sum(len(c.targets) for c in clients)
@@ -181,7 +181,7 @@ def verify(
     """Run the policy checks without restoring data."""
     from dataclasses import replace
 
-    from backupcheck.verify import verify as run_verify
+    from backupcheck.commands.verify import verify as run_verify
 
     clients = clients_from(targets, client)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
@@ -399,10 +399,10 @@ def drill(
                                              "drill.")] = False,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
-    from backupcheck.engine import now_utc
+    from backupcheck.clock import now_utc
+    from backupcheck.commands.drill import DrillOptions, record_history
+    from backupcheck.commands.drill import drill as run_drill
     from backupcheck.history import HistoryStore
-    from backupcheck.restore.drill import DrillOptions, record_history
-    from backupcheck.restore.drill import drill as run_drill
 
     clients = clients_from(targets, client)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)

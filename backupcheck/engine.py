@@ -12,12 +12,14 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
-from backupcheck.backends import CHECK_IDS, open_backend
+import xxhash
+
 from backupcheck.backends.base import Backend
-from backupcheck.checks.common import finding
+from backupcheck.checks.registry import finding
+from backupcheck.clock import iso, now_utc
 from backupcheck.errors import BackupcheckError, ConfigError, ReadOnlyViolation
+from backupcheck.kinds import KINDS, open_backend
 from backupcheck.model import Client, ClientResult, Finding, RunReport, Status, Target, TargetResult
 
 log = logging.getLogger(__name__)
@@ -29,18 +31,10 @@ TargetWork = Callable[[Client, Target, Backend], TargetResult]
 DEFAULT_WORKERS = 8
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def unavailable_findings(kind: str, message: str,
                          extra_ids: Sequence[str] = ()) -> tuple[Finding, ...]:
     """Every check of ``kind`` as ``error``: the target could not be checked at all."""
-    ids = (*CHECK_IDS[kind], *extra_ids)
+    ids = (*KINDS[kind].check_ids, *extra_ids)
     first = finding(ids[0], Status.ERROR, message, {"error": message})
     rest = (finding(i, Status.ERROR, f"not checked: {message}", {"error": message})
             for i in ids[1:])
@@ -49,8 +43,6 @@ def unavailable_findings(kind: str, message: str,
 
 def seed_for(client: str, target: str, base_seed: int) -> int:
     """A per-target seed derived from the run seed, stable across runs and processes."""
-    import xxhash
-
     return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)
 
 

@@ -87,9 +87,9 @@ def run(*, clients: int, reps: int, latency_ms: float = 10.0) -> list[Comparison
 
 
 def compare(clients: int, reps: int, latency_ms: float) -> Comparison:
+    from backupcheck.commands.drill import DrillOptions, drill
     from backupcheck.config import load_clients, load_plan
     from backupcheck.engine import DEFAULT_WORKERS
-    from backupcheck.restore.drill import DrillOptions, drill
 
     server_args = ("--latency-ms", str(latency_ms)) if latency_ms else ()
     where = f"{latency_ms:g} ms per request" if latency_ms else "loopback"

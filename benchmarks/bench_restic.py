@@ -85,6 +85,7 @@ def compare_repository(label: str, repository: str, extra_env: dict[str, str],
                        source: Path, digests: dict[str, str], scratch: Path, *, jobs: int,
                        reps: int) -> list[Comparison]:
     from backupcheck.backends.restic_backend import ResticBackend
+    from backupcheck.clock import now_utc
     from backupcheck.model import Plan, ResticTarget
 
     password_file = scratch / "password"
@@ -95,7 +96,7 @@ def compare_repository(label: str, repository: str, extra_env: dict[str, str],
     target = ResticTarget(name=f"bench-{label}", repository=repository,
                           password_file=str(password_file), env=extra_env)
     backend = ResticBackend(make_client("bench", [target], scratch / "bench.toml"), target)
-    catalog = backend.catalog(Plan(), seed=0)
+    catalog = backend.catalog(Plan(), seed=0, now=now_utc())
     if sorted(e.path for e in catalog.entries) != sorted(digests):
         raise RuntimeError(f"catalog paths differ from the tree: {catalog.entries[:3]}")
     listed = json.loads(restic(env, "--no-lock", "snapshots", "--json", capture_output=True).stdout)

@@ -107,6 +107,7 @@ def run(*, objects: int, total_mb: int, jobs: int, reps: int) -> list[Comparison
 def _measure(scratch: Path, sizes: list[int], jobs: int, reps: int,
              aws: Path) -> tuple[Timings, float]:
     from backupcheck.backends.s3_backend import S3Backend
+    from backupcheck.clock import now_utc
     from backupcheck.model import Plan, S3Target
 
     total = sum(sizes)
@@ -114,7 +115,7 @@ def _measure(scratch: Path, sizes: list[int], jobs: int, reps: int,
         expected = populate(server, sizes)
         target = S3Target(name="bench", bucket=BUCKET, prefix=PREFIX, endpoint_url=server.url)
         backend = S3Backend(make_client("bench", [target], scratch / "bench.toml"), target)
-        catalog = backend.catalog(Plan(), seed=0)
+        catalog = backend.catalog(Plan(), seed=0, now=now_utc())
         if catalog.total_files != len(sizes) or catalog.total_bytes != total:
             raise RuntimeError(f"the bucket lists {catalog.total_files} objects, not {len(sizes)}")
         plain_client = server.client()

@@ -94,3 +94,26 @@ def test_every_module_says_what_it_is_for() -> None:
                if path.read_text().strip()
                and ast.get_docstring(ast.parse(path.read_text())) is None]
     assert missing == []
+
+
+def test_every_registered_check_of_a_storage_kind_has_its_judge() -> None:
+    from backupcheck.checks import restic, s3
+    from backupcheck.checks.registry import CHECKS
+    from backupcheck.kinds import KINDS
+
+    assert s3.JUDGES.missing() == () and restic.JUDGES.missing() == ()
+    judged = set(s3.JUDGES.ids()) | set(restic.JUDGES.ids())
+    assert judged == {c.id for c in CHECKS if c.kind in ("s3", "restic")}
+    assert set(KINDS) == {"s3", "restic"}
+    assert all(c.hint and c.plain and c.failed for c in CHECKS)
+
+
+def test_a_judge_for_an_unregistered_id_is_refused() -> None:
+    import pytest
+
+    from backupcheck.checks.common import Judges
+
+    with pytest.raises(KeyError, match="unregistered check id"):
+        Judges("s3").judge("s3.made_up")
+    with pytest.raises(ValueError, match="not a restic check"):
+        Judges("restic").judge("s3.versioning")

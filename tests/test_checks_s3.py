@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from backupcheck.backends.s3 import BucketSettings, HeadFacts, ObjectScan
-from backupcheck.checks import HINTS
 from backupcheck.checks import s3 as checks
+from backupcheck.checks.registry import HINTS
 from backupcheck.checks.s3 import S3Facts
 from backupcheck.model import Policy, Status
 

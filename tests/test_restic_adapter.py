@@ -30,6 +30,8 @@ from backupcheck.backends.restic import (
     redact_repository,
 )
 from backupcheck.backends.restic_backend import ResticBackend, relative_path
+from backupcheck.checks.restic import run_all as run_restic_checks
+from backupcheck.clock import now_utc
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import Client, Plan, Policy, ResticTarget
 from tests.conftest import S3Server
@@ -305,7 +307,7 @@ def test_catalog_maps_relative_and_absolute_backups(estate: Estate) -> None:
     for host, expected_id in (("fs1", estate.absolute_id), ("other", estate.multi_id)):
         target = estate.target(host=host)
         backend = ResticBackend(_client(target), target)
-        catalog = backend.catalog(Plan(), seed=1)
+        catalog = backend.catalog(Plan(), seed=1, now=now_utc())
         assert catalog.backup_id == expected_id[:8]
         paths = {e.path: e for e in catalog.entries}
         if host == "fs1":
@@ -537,13 +539,13 @@ def test_exclusively_locked_repository_is_checked_without_writing(
         before = _tree(Path(estate.repo.repository))
         target = estate.target()
         backend = ResticBackend(_client(target), target)
-        found = {f.id: str(f.status) for f in backend.policy_checks(
-            Plan(read_data_subset="1%"), datetime.now(UTC))}
+        found = {f.id: str(f.status) for f in run_restic_checks(backend.policy_facts(
+            Plan(read_data_subset="1%"), datetime.now(UTC)))}
         assert found == {"restic.access": "pass", "restic.keys": "pass",
                          "restic.storage.immutable": "warn", "restic.freshness": "pass",
                          "restic.snapshots": "pass", "restic.integrity": "pass"}
         assert backend.inventory(None)["snapshots"] == 3
-        catalog = backend.catalog(Plan(), seed=0)
+        catalog = backend.catalog(Plan(), seed=0, now=now_utc())
         with backend.open_file(catalog, catalog.entries[0]) as stream:  # type: ignore[attr-defined]
             stream.read()
         backend.close()

@@ -4,9 +4,10 @@ A backend instance belongs to exactly one target of one client; it keeps no modu
 state, so many targets are checked concurrently with different credentials.
 
 Contract:
-  * ``policy_checks`` returns one finding per check id of its kind, in SPEC order. A target
-    that cannot be reached raises :class:`TargetUnavailable` (the engine turns that into
-    ``error`` findings); a single unreadable setting is an ``error`` finding, not an exception.
+  * ``policy_facts`` fetches everything its kind's checks judge (``checks/<kind>.py``; the
+    command layer runs them). A target that cannot be reached raises
+    :class:`TargetUnavailable` (the engine turns that into ``error`` findings); a single
+    unreadable setting is recorded in the facts (its check says ``error``), not raised.
   * ``inventory`` streams one row per object version / snapshot to ``on_row`` and returns the
     summary shown in the inventory report.
   * ``catalog`` lists the files of the backup a drill restores from; ``open_file`` streams one
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from backupcheck.errors import BackupcheckError
-from backupcheck.model import Finding, Plan
+from backupcheck.model import Plan
 
 RowSink = Callable[[Mapping[str, Any]], None]
 
@@ -74,20 +75,25 @@ class ByteStream(Protocol):
 class Backend(Protocol):
     kind: str
 
-    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
-        """Run every policy check of this kind against the target."""
+    def policy_facts(self, plan: Plan, now: datetime) -> Any:
+        """The facts this kind's checks judge (S3Facts, ResticFacts ...)."""
         ...
 
     def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
         """Summary of the backup set; one row per version/snapshot to ``on_row``."""
         ...
 
-    def catalog(self, plan: Plan, seed: int) -> Catalog:
-        """The files of the backup the plan chooses (newest, or random within a window)."""
+    def catalog(self, plan: Plan, seed: int, now: datetime) -> Catalog:
+        """The files of the backup the plan chooses (newest, or random within ``now``'s
+        window)."""
         ...
 
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         """A streamed reader of one file of the catalog's backup."""
+        ...
+
+    def manifest_s3_client(self) -> Any:
+        """A guarded S3 client for reading this target's ``s3://`` manifest."""
         ...
 
     def stored_digest(self, entry: CatalogEntry) -> str:

@@ -24,11 +24,11 @@ from backupcheck.backends.restic import (
     parse_s3_repository,
     storage_kind,
 )
+from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
 from backupcheck.backends.s3 import read_bucket_settings
 from backupcheck.backends.s3guard import make_s3_client
-from backupcheck.checks import restic as restic_checks
 from backupcheck.errors import TargetUnavailable
-from backupcheck.model import Client, Finding, Plan, ResticTarget
+from backupcheck.model import Client, Plan, ResticTarget
 
 ENCRYPTION = "restic (AES-256-CTR + Poly1305)"
 #: inventory only counts keys: never pay a key derivation per key for details
@@ -103,15 +103,15 @@ class ResticBackend:
         t = self.target
         return {"host": t.host, "paths": list(t.paths), "tags": list(t.tags)}
 
-    def storage_facts(self) -> restic_checks.StorageFacts:
+    def storage_facts(self) -> StorageFacts:
         kind = storage_kind(self.target.repository)
         location = self.restic.location
         s3 = parse_s3_repository(self.target.repository)
         if s3 is None:
             error = "cannot find endpoint and bucket in the repository string" \
                 if kind == "s3" else ""
-            return restic_checks.StorageFacts(kind=kind, location=location, error=error)
-        facts = restic_checks.StorageFacts(kind="s3", location=location, bucket=s3.bucket,
+            return StorageFacts(kind=kind, location=location, error=error)
+        facts = StorageFacts(kind="s3", location=location, bucket=s3.bucket,
                                            prefix=s3.prefix, endpoint_url=s3.endpoint_url)
         env = self.target.env
         try:
@@ -138,7 +138,7 @@ class ResticBackend:
 
     # ------------------------------------------------------------ Backend protocol
 
-    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
+    def policy_facts(self, plan: Plan, now: datetime) -> ResticFacts:
         version = self.restic.version()
         config = self.restic.config()  # cannot open the repository: the target is unavailable
         errors: dict[str, str] = {}
@@ -148,12 +148,11 @@ class ResticBackend:
                                   self._snapshots)
         integrity = self._attempt(errors, ("restic.integrity",),
                                   lambda: self.restic.check(plan.read_data_subset))
-        facts = restic_checks.ResticFacts(
+        return ResticFacts(
             policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
             location=self.restic.location, restic_version=version, config=config,
             storage=self.storage_facts(), keys=keys, snapshots=tuple(snapshots or ()),
             filters=self._filters(), integrity=integrity, errors=errors)
-        return restic_checks.run_all(facts)
 
     def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
         config = self.restic.config()
@@ -209,11 +208,11 @@ class ResticBackend:
                         key=lambda s: (s.time, s.id))
         return random.Random(seed).choice(recent) if recent else newest
 
-    def catalog(self, plan: Plan, seed: int) -> Catalog:
+    def catalog(self, plan: Plan, seed: int, now: datetime) -> Catalog:
         snapshots = self._snapshots()
         if not snapshots:
             return Catalog(backup_id="", backup_time=None, total_files=0, total_bytes=0)
-        chosen = self.choose_snapshot(snapshots, plan, seed, datetime.now(UTC))
+        chosen = self.choose_snapshot(snapshots, plan, seed, now)
         entries = [
             CatalogEntry(path=relative_path(node.path, chosen.paths), size=node.size or 0,
                          mtime=node.mtime, locator=node.path)
@@ -226,6 +225,10 @@ class ResticBackend:
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
         return self.restic.dump(snapshot, entry.locator)
+
+    def manifest_s3_client(self) -> Any:
+        """An S3 client of the default AWS chain and endpoint for an ``s3://`` manifest."""
+        return make_s3_client()
 
     def stored_digest(self, entry: CatalogEntry) -> str:
         return ""  # restic keeps no per-file digest we could compare with xxh3-128

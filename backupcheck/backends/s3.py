@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.errors import TargetUnavailable
+from backupcheck.model import Policy
 
 #: how many current versions are HEADed at most (beyond that a seeded random sample)
 HEAD_LIMIT = 10_000
@@ -91,6 +92,20 @@ class ObjectScan:
     head_errors: list[str] = field(default_factory=list)
     head_sampled: bool = False
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class S3Facts:
+    """Everything the ``s3.*`` checks judge, fetched beforehand by the backend."""
+
+    policy: Policy
+    rpo_seconds: float
+    now: datetime
+    settings: BucketSettings
+    #: None when only bucket settings were read (the storage of a restic repository)
+    scan: ObjectScan | None = None
+    #: why the objects could not be listed (the settings could): object checks are ``error``
+    listing_error: str = ""
 
 
 def error_code(exc: BaseException) -> str:

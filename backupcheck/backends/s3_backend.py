@@ -12,6 +12,7 @@ from backupcheck.backends.s3 import (
     SETTINGS,
     ObjectScan,
     ObjectVersion,
+    S3Facts,
     describe,
     head_version,
     iter_object_versions,
@@ -20,9 +21,8 @@ from backupcheck.backends.s3 import (
 )
 from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.backends.s3stream import open_object
-from backupcheck.checks import s3 as s3_checks
 from backupcheck.errors import TargetUnavailable
-from backupcheck.model import Client, Finding, Plan, S3Target
+from backupcheck.model import Client, Plan, S3Target
 
 DIGEST_METADATA = "xxh3-128"
 
@@ -53,7 +53,7 @@ class S3Backend:
         self.s3 = make_s3_client(endpoint_url=target.endpoint_url, region=target.region,
                                  profile=target.profile)
 
-    def policy_checks(self, plan: Plan, now: datetime) -> list[Finding]:
+    def policy_facts(self, plan: Plan, now: datetime) -> S3Facts:
         settings = read_bucket_settings(self.s3, self.target.bucket)
         try:
             scan: ObjectScan | None = scan_objects(self.s3, self.target.bucket,
@@ -65,10 +65,8 @@ class S3Backend:
             # some settings were readable: still judge them, so a denied listing cannot hide
             # a bucket without Object Lock behind an ``error``
             scan, listing_error = None, str(exc)
-        facts = s3_checks.S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds,
-                                  now=now, settings=settings, scan=scan,
-                                  listing_error=listing_error)
-        return s3_checks.run_all(facts)
+        return S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
+                       settings=settings, scan=scan, listing_error=listing_error)
 
     def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
         settings = read_bucket_settings(self.s3, self.target.bucket)
@@ -97,7 +95,7 @@ class S3Backend:
             "setting_errors": dict(settings.errors),
         }
 
-    def catalog(self, plan: Plan, seed: int) -> Catalog:
+    def catalog(self, plan: Plan, seed: int, now: datetime) -> Catalog:
         """Current versions under the prefix; paths are keys relative to the prefix."""
         entries: list[CatalogEntry] = []
         newest: datetime | None = None
@@ -113,6 +111,11 @@ class S3Backend:
         return Catalog(backup_id="current versions", backup_time=newest,
                        total_files=len(entries), total_bytes=sum(e.size for e in entries),
                        entries=entries)
+
+    def manifest_s3_client(self) -> Any:
+        """The manifest lives beside the backup: same endpoint, region and profile."""
+        t = self.target
+        return make_s3_client(endpoint_url=t.endpoint_url, region=t.region, profile=t.profile)
 
     def stored_digest(self, entry: CatalogEntry) -> str:
         """The ``x-amz-meta-xxh3-128`` user metadata of one object version, if any.

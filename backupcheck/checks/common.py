@@ -1,32 +1,49 @@
-"""Helpers shared by the check modules: building findings and human-readable ages."""
+"""What the check modules share: binding judging functions to registry ids, and findings.
+
+Each ``checks/<kind>.py`` makes one :class:`Judges` for its kind and binds every judging
+function to its registry id with ``@JUDGES.judge("id")``; :meth:`Judges.run` then applies them
+in the registry's order. The registry (``checks/registry.py``) stays the one list of ids.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
-from backupcheck.checks import HINTS
-from backupcheck.model import Finding, Status
+from backupcheck.checks.registry import Kind, finding, ids_of, spec
+from backupcheck.model import Finding
 
+__all__ = ["Judges", "finding"]
 
-def finding(check_id: str, status: Status, message: str,
-            evidence: Mapping[str, Any] | None = None) -> Finding:
-    """A finding for a registered check id, with its remediation hint when not passing."""
-    if check_id not in HINTS:
-        raise KeyError(f"unregistered check id {check_id!r}")
-    hint = HINTS[check_id] if status in (Status.FAIL, Status.ERROR, Status.WARN) else ""
-    return Finding(id=check_id, status=status, message=message, evidence=dict(evidence or {}),
-                   hint=hint)
+F = TypeVar("F")
+Judge = Callable[[F], Finding]
 
 
-def age_text(seconds: float) -> str:
-    """Compact age: ``45s``, ``12m``, ``5h``, ``3d``, ``3.5d``."""
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f}h"
-    days = seconds / 86400
-    return f"{days:.0f}d" if days >= 10 else f"{days:.1f}d"
+class Judges(Generic[F]):
+    """The judging functions of one storage kind, keyed by registry id."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self._by_id: dict[str, Judge[F]] = {}
+
+    def judge(self, check_id: str) -> Callable[[Judge[F]], Judge[F]]:
+        """Bind the decorated function to ``check_id`` (which the registry must list)."""
+        if spec(check_id).kind != self.kind:
+            raise ValueError(f"{check_id} is not a {self.kind} check in the registry")
+
+        def bind(function: Judge[F]) -> Judge[F]:
+            self._by_id[check_id] = function
+            return function
+        return bind
+
+    def ids(self) -> tuple[str, ...]:
+        """Registry ids of this kind that have a judging function, in registry order."""
+        return tuple(i for i in ids_of(self.kind) if i in self._by_id)
+
+    def missing(self) -> tuple[str, ...]:
+        """Registry ids of this kind without a judging function (a test keeps this empty)."""
+        return tuple(i for i in ids_of(self.kind) if i not in self._by_id)
+
+    def run(self, facts: F, only: Callable[[str], bool] = lambda _: True) -> list[Finding]:
+        """Every judging function (or those whose id ``only`` accepts), in registry order."""
+        return [self._by_id[i](facts) for i in self.ids() if only(i)]

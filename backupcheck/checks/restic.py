@@ -8,60 +8,27 @@ never gets here (the backend raises TargetUnavailable and every check becomes ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from backupcheck.backends.restic import CheckOutcome, Keys, RepoConfig, Snapshot
-from backupcheck.backends.s3 import BucketSettings
-from backupcheck.checks.common import age_text, finding
+from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
+from backupcheck.backends.s3 import S3Facts
+from backupcheck.checks.common import Judges, finding
 from backupcheck.checks.s3 import (
-    S3Facts,
     object_lock,
     object_lock_mode,
     object_lock_retention,
     versioning,
 )
-from backupcheck.model import Finding, Policy, Status
+from backupcheck.clock import iso_full
+from backupcheck.model import Finding, Status
+from backupcheck.units import format_duration
+
+__all__ = ["JUDGES", "ResticFacts", "StorageFacts", "run_all"]
+
+JUDGES: Judges[ResticFacts] = Judges("restic")
 
 #: the bucket checks that together make a repository's storage immutable
 IMMUTABILITY_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention)
-
-
-@dataclass(frozen=True)
-class StorageFacts:
-    """Where the repository is stored and, for S3, what its bucket's settings are."""
-
-    kind: str  # s3 | local | sftp | rest | b2 | azure | gs | swift | rclone
-    location: str  # redacted repository string
-    bucket: str = ""
-    prefix: str = ""
-    endpoint_url: str | None = None
-    settings: BucketSettings | None = None
-    error: str = ""  # why the bucket settings could not be read
-
-
-@dataclass(frozen=True)
-class ResticFacts:
-    policy: Policy
-    rpo_seconds: float
-    now: datetime
-    location: str
-    restic_version: tuple[int, int, int]
-    config: RepoConfig
-    storage: StorageFacts
-    keys: Keys | None = None
-    #: matching snapshots, oldest first
-    snapshots: Sequence[Snapshot] = ()
-    filters: Mapping[str, Any] = field(default_factory=dict)
-    integrity: CheckOutcome | None = None
-    #: check id -> why its facts could not be fetched
-    errors: Mapping[str, str] = field(default_factory=dict)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 def _unknown(check_id: str, facts: ResticFacts) -> Finding | None:
@@ -71,6 +38,7 @@ def _unknown(check_id: str, facts: ResticFacts) -> Finding | None:
     return None
 
 
+@JUDGES.judge("restic.access")
 def access(facts: ResticFacts) -> Finding:
     config = facts.config
     version = ".".join(map(str, facts.restic_version))
@@ -83,6 +51,7 @@ def access(facts: ResticFacts) -> Finding:
                    f"restic {version})", evidence)
 
 
+@JUDGES.judge("restic.keys")
 def keys(facts: ResticFacts) -> Finding:
     check_id = "restic.keys"
     if unknown := _unknown(check_id, facts):
@@ -99,6 +68,7 @@ def keys(facts: ResticFacts) -> Finding:
     return finding(check_id, Status.PASS, f"{count} key(s) (policy allows {allowed})", evidence)
 
 
+@JUDGES.judge("restic.storage.immutable")
 def storage_immutable(facts: ResticFacts) -> Finding:
     check_id = "restic.storage.immutable"
     storage = facts.storage
@@ -130,6 +100,7 @@ def storage_immutable(facts: ResticFacts) -> Finding:
                    + ", ".join(f.message for f in subs[2:]), evidence)
 
 
+@JUDGES.judge("restic.freshness")
 def freshness(facts: ResticFacts) -> Finding:
     check_id = "restic.freshness"
     if unknown := _unknown(check_id, facts):
@@ -141,13 +112,14 @@ def freshness(facts: ResticFacts) -> Finding:
         return finding(check_id, Status.FAIL, "no matching snapshot", evidence)
     newest = max(facts.snapshots, key=lambda s: s.time)
     age = (facts.now - newest.time).total_seconds()
-    evidence.update(newest=_iso(newest.time), snapshot=newest.short_id,
+    evidence.update(newest=iso_full(newest.time), snapshot=newest.short_id,
                     age_seconds=round(age, 1))
-    text = f"newest snapshot {age_text(age)} old (rpo {age_text(facts.rpo_seconds)})"
+    text = f"newest snapshot {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
 
 
+@JUDGES.judge("restic.snapshots")
 def snapshots(facts: ResticFacts) -> Finding:
     check_id = "restic.snapshots"
     if unknown := _unknown(check_id, facts):
@@ -156,8 +128,8 @@ def snapshots(facts: ResticFacts) -> Finding:
     evidence: dict[str, Any] = {"repository": facts.location, "snapshots": count,
                                 "min_snapshots": minimum, "filters": dict(facts.filters)}
     if facts.snapshots:
-        evidence["oldest"] = _iso(min(s.time for s in facts.snapshots))
-        evidence["newest"] = _iso(max(s.time for s in facts.snapshots))
+        evidence["oldest"] = iso_full(min(s.time for s in facts.snapshots))
+        evidence["newest"] = iso_full(max(s.time for s in facts.snapshots))
     if count < minimum:
         return finding(check_id, Status.FAIL,
                        f"{count} matching snapshots, policy requires at least {minimum}",
@@ -166,6 +138,7 @@ def snapshots(facts: ResticFacts) -> Finding:
                    evidence)
 
 
+@JUDGES.judge("restic.integrity")
 def integrity(facts: ResticFacts) -> Finding:
     check_id = "restic.integrity"
     if unknown := _unknown(check_id, facts):
@@ -185,9 +158,6 @@ def integrity(facts: ResticFacts) -> Finding:
     return finding(check_id, Status.PASS, f"restic check ({scope}): no errors", evidence)
 
 
-#: every restic.* check, in the order SPEC lists them
-ALL_CHECKS = (access, keys, storage_immutable, freshness, snapshots, integrity)
-
-
 def run_all(facts: ResticFacts) -> list[Finding]:
-    return [check(facts) for check in ALL_CHECKS]
+    """Every ``restic.*`` check, in registry order."""
+    return JUDGES.run(facts)

@@ -6,26 +6,17 @@ raw values it judged. No I/O happens here, so every check is tested with hand-bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from backupcheck.backends.s3 import EXAMPLES, ObjectScan, S3Facts
+from backupcheck.checks.common import Judges, finding
+from backupcheck.checks.registry import spec
+from backupcheck.clock import iso_full
+from backupcheck.model import Finding, Status
+from backupcheck.units import format_duration
 
-from backupcheck.backends.s3 import EXAMPLES, BucketSettings, ObjectScan
-from backupcheck.checks.common import age_text, finding
-from backupcheck.model import Finding, Policy, Status
+__all__ = ["JUDGES", "S3Facts", "run_all", "run_bucket_checks"]
 
 _MODE_STRENGTH = {"": 0, "GOVERNANCE": 1, "COMPLIANCE": 2}
-
-
-@dataclass(frozen=True)
-class S3Facts:
-    policy: Policy
-    rpo_seconds: float
-    now: datetime
-    settings: BucketSettings
-    #: None when only bucket settings were read (the storage of a restic repository)
-    scan: ObjectScan | None = None
-    #: why the objects could not be listed (the settings could): object checks are ``error``
-    listing_error: str = ""
+JUDGES: Judges[S3Facts] = Judges("s3")
 
 
 def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
@@ -43,6 +34,7 @@ def _unlisted(check_id: str, facts: S3Facts) -> Finding | None:
     return None
 
 
+@JUDGES.judge("s3.versioning")
 def versioning(facts: S3Facts) -> Finding:
     check_id = "s3.versioning"
     if unknown := _unknown(check_id, facts, "versioning"):
@@ -54,6 +46,7 @@ def versioning(facts: S3Facts) -> Finding:
     return finding(check_id, Status.FAIL, f"versioning is {state}", evidence)
 
 
+@JUDGES.judge("s3.object_lock")
 def object_lock(facts: S3Facts) -> Finding:
     check_id = "s3.object_lock"
     if unknown := _unknown(check_id, facts, "object_lock"):
@@ -65,6 +58,7 @@ def object_lock(facts: S3Facts) -> Finding:
     return finding(check_id, Status.FAIL, "Object Lock is not enabled on the bucket", evidence)
 
 
+@JUDGES.judge("s3.object_lock.mode")
 def object_lock_mode(facts: S3Facts) -> Finding:
     check_id = "s3.object_lock.mode"
     if unknown := _unknown(check_id, facts, "object_lock"):
@@ -80,6 +74,7 @@ def object_lock_mode(facts: S3Facts) -> Finding:
     return finding(check_id, Status.PASS, f"default retention mode is {mode}", evidence)
 
 
+@JUDGES.judge("s3.object_lock.retention")
 def object_lock_retention(facts: S3Facts) -> Finding:
     check_id = "s3.object_lock.retention"
     if unknown := _unknown(check_id, facts, "object_lock"):
@@ -96,6 +91,7 @@ def object_lock_retention(facts: S3Facts) -> Finding:
                    f"default retention is {days} days (policy {minimum})", evidence)
 
 
+@JUDGES.judge("s3.objects.locked")
 def objects_locked(facts: S3Facts) -> Finding:
     check_id = "s3.objects.locked"
     if unlisted := _unlisted(check_id, facts):
@@ -129,6 +125,7 @@ def _same_key(configured: str, actual: str) -> bool:
     return bool(actual) and key_id(configured) == key_id(actual)
 
 
+@JUDGES.judge("s3.encryption")
 def encryption(facts: S3Facts) -> Finding:
     check_id = "s3.encryption"
     if unknown := _unknown(check_id, facts, "encryption"):
@@ -150,6 +147,7 @@ def encryption(facts: S3Facts) -> Finding:
                    evidence)
 
 
+@JUDGES.judge("s3.objects.encrypted")
 def objects_encrypted(facts: S3Facts) -> Finding:
     check_id = "s3.objects.encrypted"
     if unlisted := _unlisted(check_id, facts):
@@ -179,6 +177,7 @@ def objects_encrypted(facts: S3Facts) -> Finding:
                    f"all {len(scan.heads)} checked objects are encrypted", evidence)
 
 
+@JUDGES.judge("s3.delete_markers")
 def delete_markers(facts: S3Facts) -> Finding:
     check_id = "s3.delete_markers"
     if unlisted := _unlisted(check_id, facts):
@@ -193,6 +192,7 @@ def delete_markers(facts: S3Facts) -> Finding:
     return finding(check_id, Status.PASS, "no backups hidden behind delete markers", evidence)
 
 
+@JUDGES.judge("s3.public_access")
 def public_access(facts: S3Facts) -> Finding:
     check_id = "s3.public_access"
     if unknown := _unknown(check_id, facts, "public_access_block"):
@@ -207,19 +207,20 @@ def public_access(facts: S3Facts) -> Finding:
     return finding(check_id, Status.PASS, "public access block is fully on", evidence)
 
 
+@JUDGES.judge("s3.freshness")
 def freshness(facts: S3Facts) -> Finding:
     check_id = "s3.freshness"
     if unlisted := _unlisted(check_id, facts):
         return unlisted
     scan = _scan(facts)
     evidence = {"bucket": facts.settings.bucket, "rpo_seconds": facts.rpo_seconds,
-                "newest": scan.newest.astimezone(UTC).isoformat() if scan.newest else None,
+                "newest": iso_full(scan.newest),
                 "newest_key": scan.newest_key}
     if scan.newest is None:
         return finding(check_id, Status.FAIL, "no objects in the backup set", evidence)
     age = (facts.now - scan.newest).total_seconds()
     evidence["age_seconds"] = round(age, 1)
-    text = f"newest object {age_text(age)} old (rpo {age_text(facts.rpo_seconds)})"
+    text = f"newest object {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
 
@@ -228,23 +229,11 @@ def _scan(facts: S3Facts) -> ObjectScan:
     return facts.scan if facts.scan is not None else ObjectScan()
 
 
-#: checks on the bucket's configuration alone (also run for a restic repository's bucket)
-BUCKET_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention, encryption,
-                 public_access)
-
-
 def run_bucket_checks(facts: S3Facts) -> list[Finding]:
-    return [check(facts) for check in BUCKET_CHECKS]
-
-
-#: every s3.* check, in the order SPEC lists them
-ALL_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention, objects_locked,
-              encryption, objects_encrypted, delete_markers, public_access, freshness)
+    """The checks of the bucket's configuration alone (also run on a restic repository's)."""
+    return JUDGES.run(facts, only=lambda check_id: spec(check_id).bucket_setting)
 
 
 def run_all(facts: S3Facts) -> list[Finding]:
-    return [check(facts) for check in ALL_CHECKS]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Every ``s3.*`` check, in registry order."""
+    return JUDGES.run(facts)

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backupcheck import __version__
+from backupcheck.clock import now_utc
+from backupcheck.commands.drill import DrillOptions, drill, record_history
 from backupcheck.config import load_clients, load_plan
 from backupcheck.demo.earlier import SeenByTodaysDrill, earlier_rows, plan_earlier
 from backupcheck.demo.estate import OFFSITE_LINK_BYTES_PER_S, Layout, build_estate
 from backupcheck.demo.process import start_server, stop_previous, stop_server
 from backupcheck.demo.storage import PROFILE, credentials_text, restic_binary
-from backupcheck.engine import now_utc
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
 from backupcheck.model import RunReport
-from backupcheck.restore.drill import DrillOptions, drill, record_history
 
 MARKER = ".backupcheck-demo.json"
 #: the same sample every time: the demo shows the same estate the same way

@@ -1,9 +1,9 @@
-"""``drill``: policy checks, then sampled streamed restores, metrics, RTO estimate, history.
+"""The restore drill of one target: sample, stream, compare, time, estimate, judge.
 
-Per target: run the kind's policy checks; list the chosen backup; sample files (seeded);
+List the chosen backup; sample files (seeded, favouring files no earlier drill verified);
 stream each through xxh3-128 on ``jobs`` parallel streams and compare with the ground truth;
-fit the restore-time model and judge ``restore.sample`` and ``restore.rto``. The run is then
-appended to the history (new files only), unless ``--no-history``.
+fit the restore-time model and judge ``restore.sample`` and ``restore.rto``. The command that
+runs this over every target, after the policy checks, is :mod:`backupcheck.commands.drill`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
-from backupcheck.backends.base import Backend, Catalog
-from backupcheck.checks.common import age_text, finding
-from backupcheck.engine import Progress, now_utc, run_targets, seed_for
-from backupcheck.errors import BackupcheckError, ConfigError
+from backupcheck.backends.base import Backend, Catalog, CatalogEntry
+from backupcheck.checks.registry import finding
+from backupcheck.engine import seed_for
+from backupcheck.errors import BackupcheckError
 from backupcheck.model import (
     Client,
+    FileOutcome,
     FileResult,
     Finding,
     Plan,
@@ -30,15 +31,21 @@ from backupcheck.model import (
     RunReport,
     Status,
     Target,
-    TargetResult,
 )
 from backupcheck.restore.estimate import estimate_full_restore
 from backupcheck.restore.sampler import choose_sample
 from backupcheck.restore.stream import DEFAULT_IDLE_TIMEOUT, Watchdog, restore_one
 from backupcheck.restore.truth import GroundTruth
+from backupcheck.units import format_duration
 
-MISMATCH = {"digest", "size"}
-FAILED = {"digest", "size", "missing", "unreadable"}
+
+class DrillHistory(Protocol):
+    """What a drill needs of the history: earlier verified files, and a place to record."""
+
+    def verified_paths(self, client: str, target: str) -> set[str]: ...
+
+    def append(self, run_id: str, started_at: datetime, report: RunReport,
+               plan_name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class DrillOptions:
     #: ``--seed``: the same seed for every target; None derives one per target from the date
     seed: int | None
     jobs: int
-    history: Any = None  # HistoryStore | None
+    history: DrillHistory | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     now: datetime | None = None
 
@@ -69,12 +76,13 @@ def new_run_id(moment: datetime) -> str:
 def _problems(files: Sequence[FileResult]) -> tuple[Problem, ...]:
     problems = []
     for f in files:
-        if f.result in FAILED:
-            expected = f.expected_xxh3_128 if f.result == "digest" else ""
-            actual = f.xxh3_128 if f.result == "digest" else f.detail
-            if f.result == "size":
+        if f.result.failed:
+            expected = f.expected_xxh3_128 if f.result is FileOutcome.DIGEST else ""
+            actual = f.xxh3_128 if f.result is FileOutcome.DIGEST else f.detail
+            if f.result is FileOutcome.SIZE:
                 expected, actual = str(f.size), f"{f.bytes} bytes ({f.detail})"
-            problems.append(Problem(f.path, f.result, expected, actual))  # type: ignore[arg-type]
+            problems.append(Problem(f.path, f.result.value, expected,  # type: ignore[arg-type]
+                                    actual))
     return tuple(problems)
 
 
@@ -111,14 +119,14 @@ def rto_finding(result: RestoreResult) -> Finding:
                        "cannot estimate the restore time: no sampled file could be read",
                        evidence)
     estimate, rto = result.estimated_full_restore_seconds, result.rto_seconds
-    text = f"estimated full restore {age_text(estimate)} (rto {age_text(rto)})"
+    text = f"estimated full restore {format_duration(estimate)} (rto {format_duration(rto)})"
     return finding("restore.rto", Status.FAIL if estimate > rto else Status.PASS, text, evidence)
 
 
 def restore_target(client: Client, target: Target, backend: Backend, options: DrillOptions,
-                   seed: int) -> tuple[RestoreResult, list[Finding]]:
+                   seed: int, now: datetime) -> tuple[RestoreResult, list[Finding]]:
     plan = options.plan
-    catalog: Catalog = backend.catalog(plan, seed)
+    catalog: Catalog = backend.catalog(plan, seed, now)
     verified_before: set[str] = set()
     if options.history is not None:
         verified_before = set(options.history.verified_paths(client.name, target.name))
@@ -128,11 +136,11 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
     watchdog = Watchdog(options.idle_timeout)
     started = time.monotonic()
     try:
-        def one(entry: Any) -> FileResult:
+        def one(entry: CatalogEntry) -> FileResult:
             try:
                 expected = truth.expected(entry)
             except (BackupcheckError, OSError) as exc:
-                return FileResult(entry.path, entry.size, 0, 0.0, 0.0, "unreadable",
+                return FileResult(entry.path, entry.size, 0, 0.0, 0.0, FileOutcome.UNREADABLE,
                                   detail=f"ground truth lookup failed: {exc}")
             return restore_one(lambda: backend.open_file(catalog, entry), entry, expected,
                                watchdog)
@@ -147,9 +155,10 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
     estimate = estimate_full_restore(files, catalog.total_files, catalog.total_bytes,
                                      options.jobs)
     catalog_paths = {e.path for e in catalog.entries}
-    ok_now = {f.path for f in files if f.result == "ok"}
+    ok_now = {f.path for f in files if f.result is FileOutcome.OK}
     covered = (verified_before & catalog_paths) | ok_now
-    ttfbs = sorted(f.ttfb_seconds for f in files if f.result not in ("missing", "unreadable"))
+    ttfbs = sorted(f.ttfb_seconds for f in files
+                   if f.result not in (FileOutcome.MISSING, FileOutcome.UNREADABLE))
     method = dict(estimate.method) if estimate else {}
     if method:
         method["ground_truth"] = truth.description
@@ -158,10 +167,10 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         seed=seed,
         snapshot=catalog.backup_id,
         sampled=len(files),
-        verified=sum(f.result == "ok" for f in files),
-        mismatched=sum(f.result in MISMATCH for f in files),
-        unreadable=sum(f.result == "unreadable" for f in files),
-        unproven=sum(f.result == "unproven" for f in files),
+        verified=sum(f.result is FileOutcome.OK for f in files),
+        mismatched=sum(f.result.mismatched for f in files),
+        unreadable=sum(f.result is FileOutcome.UNREADABLE for f in files),
+        unproven=sum(f.result is FileOutcome.UNPROVEN for f in files),
         bytes=moved,
         seconds=wall,
         ttfb_seconds=ttfbs[len(ttfbs) // 2] if ttfbs else 0.0,
@@ -177,40 +186,3 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         estimate_method=method,
     )
     return result, [sample_finding(result, truth.description, sample.notes), rto_finding(result)]
-
-
-def drill(clients: Sequence[Client], options: DrillOptions, *,
-          progress: Progress | None = None) -> RunReport:
-    moment = options.now or now_utc()
-
-    def work(client: Client, target: Target, backend: Backend) -> TargetResult:
-        checks = list(backend.policy_checks(options.plan, moment))
-        seed = target_seed(options, moment, client.name, target.name)
-        try:
-            restore, findings = restore_target(client, target, backend, options, seed)
-        except ConfigError:
-            raise  # a malformed manifest is bad configuration: exit 2, not a target error
-        except BackupcheckError as exc:
-            message = f"restore drill not run: {exc}"
-            return TargetResult(target.name, target.kind, (
-                *checks,
-                finding("restore.sample", Status.ERROR, message, {"error": str(exc)}),
-                finding("restore.rto", Status.ERROR, message, {"error": str(exc)})))
-        return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
-
-    return run_targets("drill", clients, work, progress=progress,
-                       extra_check_ids=("restore.sample", "restore.rto"))
-
-
-def record_history(options: DrillOptions, report: RunReport) -> str | None:
-    """Append the drill to the history; returns the run id (None with ``--no-history``).
-
-    Kept apart from :func:`drill` so that a history that cannot be written never costs the
-    report: the caller shows the report first, then records it.
-    """
-    if options.history is None:
-        return None
-    started = datetime.fromisoformat(report.started_at.replace("Z", "+00:00"))
-    run_id = new_run_id(started)
-    options.history.append(run_id, started, report, options.plan.name)
-    return run_id

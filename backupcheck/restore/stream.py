@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.backends.base import ByteStream, CatalogEntry, FileMissing
 from backupcheck.errors import BackupcheckError
-from backupcheck.model import FileResult
+from backupcheck.model import FileOutcome, FileResult
 from backupcheck.restore.truth import Expected
 
 CHUNK = 1024 * 1024
@@ -91,13 +91,13 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
     first_byte: float | None = None
     watched: _Watched | None = None
 
-    def result(kind: str, detail: str = "") -> FileResult:
+    def result(kind: FileOutcome, detail: str = "") -> FileResult:
         end = time.monotonic()
         first = first_byte if first_byte is not None else end
         return FileResult(
             path=entry.path, size=entry.size, bytes=received, seconds=end - first,
             ttfb_seconds=first - started, result=kind,
-            xxh3_128=hasher.hexdigest() if kind not in ("missing", "unreadable") else "",
+            xxh3_128=hasher.hexdigest() if kind.restored else "",
             expected_xxh3_128=expected.digest if expected else "",
             truth=expected.source if expected else "", retries=retries, detail=detail)
 
@@ -118,13 +118,15 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
             watchdog.progress(watched)
         retries = int(getattr(stream, "retries", 0))
         if watched.timed_out:
-            return result("unreadable", f"no data for {watchdog.idle_timeout:.0f}s: timed out")
+            return result(FileOutcome.UNREADABLE,
+                          f"no data for {watchdog.idle_timeout:.0f}s: timed out")
     except FileMissing as exc:
-        return result("missing", _one_line(exc))
+        return result(FileOutcome.MISSING, _one_line(exc))
     except (BackupcheckError, OSError, ValueError, ClientError, BotoCoreError) as exc:
         if watched is not None and watched.timed_out:
-            return result("unreadable", f"no data for {watchdog.idle_timeout:.0f}s: timed out")
-        return result("unreadable", _one_line(exc))
+            return result(FileOutcome.UNREADABLE,
+                          f"no data for {watchdog.idle_timeout:.0f}s: timed out")
+        return result(FileOutcome.UNREADABLE, _one_line(exc))
     finally:
         if watched is not None:
             watchdog.forget(watched)
@@ -135,10 +137,10 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
     digest = hasher.hexdigest()
     if expected is None:
         if received != entry.size:
-            return result("size", f"listed size {entry.size}, restored {received} bytes")
-        return result("unproven")
+            return result(FileOutcome.SIZE, f"listed size {entry.size}, restored {received} bytes")
+        return result(FileOutcome.UNPROVEN)
     if expected.size is not None and received != expected.size:
-        return result("size", f"expected {expected.size} bytes, restored {received}")
+        return result(FileOutcome.SIZE, f"expected {expected.size} bytes, restored {received}")
     if digest != expected.digest:
-        return result("digest")
-    return result("ok")
+        return result(FileOutcome.DIGEST)
+    return result(FileOutcome.OK)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from backupcheck.backends.base import Backend, CatalogEntry
-from backupcheck.model import Client, Target
+from backupcheck.manifest import hash_file, load_manifest
+from backupcheck.model import Client, ResticTarget, Target
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,9 @@ class GroundTruth:
         self.backend = backend
         self.manifest: Any = None
         if target.manifest:
-            from backupcheck.backends.s3guard import make_s3_client
-            from backupcheck.manifest import load_manifest
-
-            endpoint = getattr(target, "endpoint_url", None)
-            region = getattr(target, "region", None)
-            profile = getattr(target, "profile", None)
-            self.manifest = load_manifest(
-                target.manifest, base_dir=client.source_file.parent,
-                s3_client_factory=lambda: make_s3_client(endpoint_url=endpoint, region=region,
-                                                         profile=profile))
-        source = getattr(target, "source", None)
+            self.manifest = load_manifest(target.manifest, base_dir=client.source_file.parent,
+                                          s3_client_factory=backend.manifest_s3_client)
+        source = target.source if isinstance(target, ResticTarget) else ""
         self.source_root = Path(source) if source else None
 
     @property
@@ -67,8 +60,6 @@ class GroundTruth:
         return None
 
     def _from_source(self, entry: CatalogEntry) -> Expected | None:
-        from backupcheck.manifest import hash_file
-
         assert self.source_root is not None
         live = self.source_root / entry.path
         try:

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from backupcheck.atomic import sync_dir, temp_name
 from backupcheck.backends.base import Backend
 from backupcheck.engine import Progress, run_targets
 from backupcheck.errors import UsageError
@@ -47,7 +48,7 @@ class InventoryWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = temp_name(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(str(self.tmp), INVENTORY_SCHEMA)
@@ -78,6 +79,7 @@ class InventoryWriter:
             self.writer.close()
         if commit:
             os.replace(self.tmp, self.path)
+            sync_dir(self.path.parent)
         else:
             self.tmp.unlink(missing_ok=True)
 

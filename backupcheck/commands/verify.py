@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from backupcheck.backends.base import Backend
-from backupcheck.engine import Progress, now_utc, run_targets
+from backupcheck.clock import now_utc
+from backupcheck.engine import Progress, run_targets
+from backupcheck.kinds import kind_of
 from backupcheck.model import Client, Plan, RunReport, Target, TargetResult
 
 
@@ -15,6 +17,7 @@ def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None =
     moment = now or now_utc()
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
-        return TargetResult(target.name, target.kind, tuple(backend.policy_checks(plan, moment)))
+        facts = backend.policy_facts(plan, moment)
+        return TargetResult(target.name, target.kind, tuple(kind_of(target).run_checks(facts)))
 
     return run_targets("verify", clients, work, progress=progress)

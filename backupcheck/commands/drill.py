@@ -1,0 +1,57 @@
+"""``drill``: the policy checks, then the sampled restore drill of every target.
+
+The run is appended to the history afterwards (:func:`record_history`, new files only) unless
+``--no-history``; a history that cannot be written never costs the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from backupcheck.backends.base import Backend
+from backupcheck.checks.registry import finding
+from backupcheck.clock import now_utc, parse_iso
+from backupcheck.engine import Progress, run_targets
+from backupcheck.errors import BackupcheckError, ConfigError
+from backupcheck.kinds import kind_of
+from backupcheck.model import Client, RunReport, Status, Target, TargetResult
+from backupcheck.restore.drill import DrillOptions, new_run_id, restore_target, target_seed
+
+__all__ = ["DrillOptions", "drill", "new_run_id", "record_history"]
+
+
+def drill(clients: Sequence[Client], options: DrillOptions, *,
+          progress: Progress | None = None) -> RunReport:
+    moment = options.now or now_utc()
+
+    def work(client: Client, target: Target, backend: Backend) -> TargetResult:
+        checks = kind_of(target).run_checks(backend.policy_facts(options.plan, moment))
+        seed = target_seed(options, moment, client.name, target.name)
+        try:
+            restore, findings = restore_target(client, target, backend, options, seed, moment)
+        except ConfigError:
+            raise  # a malformed manifest is bad configuration: exit 2, not a target error
+        except BackupcheckError as exc:
+            message = f"restore drill not run: {exc}"
+            return TargetResult(target.name, target.kind, (
+                *checks,
+                finding("restore.sample", Status.ERROR, message, {"error": str(exc)}),
+                finding("restore.rto", Status.ERROR, message, {"error": str(exc)})))
+        return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
+
+    return run_targets("drill", clients, work, progress=progress,
+                       extra_check_ids=("restore.sample", "restore.rto"))
+
+
+def record_history(options: DrillOptions, report: RunReport) -> str | None:
+    """Append the drill to the history; returns the run id (None with ``--no-history``).
+
+    Kept apart from :func:`drill` so that a history that cannot be written never costs the
+    report: the caller shows the report first, then records it.
+    """
+    if options.history is None:
+        return None
+    started = parse_iso(report.started_at)
+    run_id = new_run_id(started)
+    options.history.append(run_id, started, report, options.plan.name)
+    return run_id
