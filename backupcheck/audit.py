@@ -30,7 +30,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from backupcheck import __version__
-from backupcheck.audit_verdict import Verdict, age_words, judge
+from backupcheck.audit_verdict import Verdict, judge
 from backupcheck.clock import iso, now_utc
 from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
@@ -48,6 +48,7 @@ from backupcheck.model import (
     TargetResult,
 )
 from backupcheck.trend import Trend, compute_trends
+from backupcheck.units import format_duration
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
@@ -148,7 +149,7 @@ class AuditResult:
             lines.append("restore figures: a drill run now")
         elif self.drill_age_seconds is not None:
             lines.append("restore figures: the newest drill in the history, "
-                         f"{age_words(self.drill_age_seconds)} old")
+                         f"{format_duration(self.drill_age_seconds, 'words')} old")
         lines.append(f"wrote {', '.join(str(p) for p in self.files)}")
         lines.append(f"check the pack: cd {self.out} && sha256sum -c {SUMS_NAME}")
         return lines
@@ -257,7 +258,7 @@ def _from_drill(finding: Finding, row: dict[str, Any], age: float) -> Finding:
         recorded["rto_seconds_at_drill"] = row["rto_seconds"]
     return replace(finding,
                    message=f"{finding.message} — drill of {started:%Y-%m-%d %H:%M} UTC, "
-                           f"{age_words(age)} ago",
+                           f"{format_duration(age, 'words')} ago",
                    evidence={**finding.evidence, "recorded_drill": recorded})
 
 
@@ -436,8 +437,8 @@ def _provenance(commands: dict[str, str], options: AuditOptions,
                     f"Restore figures of {target} (sample, digests, throughput, RTO estimate)",
                     f"backupcheck drill (run {origin.run_id})",
                     f"{origin.started_at:%Y-%m-%d %H:%M:%S} UTC",
-                    f"the newest drill in the history, {age_words(origin.age_seconds or 0)} "
-                    "before this report"))
+                    "the newest drill in the history, "
+                    f"{format_duration(origin.age_seconds or 0, 'words')} before this report"))
             elif origin.source == "none":
                 items.append(Provenance(f"Restore figures of {target}", "—", "—",
                                         "no drill of this target in the history"))

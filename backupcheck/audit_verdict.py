@@ -13,115 +13,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backupcheck.checks.registry import BY_ID, CHECKS
+from backupcheck.checks.registry import Pillar as PillarKey
 from backupcheck.model import ClientResult, Finding, Status, TargetResult, exit_code_for
-
-#: what each check proves, in words a client's IT manager understands
-PLAIN: dict[str, str] = {
-    "s3.versioning": "Earlier versions of every backup file are kept (versioning)",
-    "s3.object_lock": "Backups are write-protected (Object Lock)",
-    "s3.object_lock.mode": "Nobody, not even an administrator, can delete backups early "
-                           "(COMPLIANCE mode)",
-    "s3.object_lock.retention": "Backups stay protected long enough (retention period)",
-    "s3.objects.locked": "Every backup file is under write protection",
-    "s3.encryption": "Backups are encrypted at rest",
-    "s3.objects.encrypted": "Every backup file is stored encrypted",
-    "s3.delete_markers": "No backup files have been deleted",
-    "s3.public_access": "Backups cannot be made public",
-    "s3.freshness": "The newest backup is recent enough (RPO)",
-    "restic.access": "The backup repository opens with its password",
-    "restic.keys": "No unknown keys can open the repository",
-    "restic.storage.immutable": "The repository's storage is write-protected",
-    "restic.freshness": "The newest backup is recent enough (RPO)",
-    "restic.snapshots": "Enough backup versions are kept",
-    "restic.integrity": "The repository passes its integrity check",
-    "restore.sample": "Sampled files restore byte for byte",
-    "restore.rto": "A full restore finishes within the agreed recovery time (RTO)",
-}
-
-
-#: the same, said as the problem it is when the check fails
-FAILED: dict[str, str] = {
-    "s3.versioning": "Earlier versions of backup files are not kept (versioning is off)",
-    "s3.object_lock": "Backups are not write-protected (no Object Lock)",
-    "s3.object_lock.mode": "An administrator could delete backups early (lock mode too weak)",
-    "s3.object_lock.retention": "Backups are protected for too short a time",
-    "s3.objects.locked": "Some backup files are not write-protected",
-    "s3.encryption": "Backups are not encrypted as required",
-    "s3.objects.encrypted": "Some backup files are unencrypted or use another key",
-    "s3.delete_markers": "Some backup files have been deleted",
-    "s3.public_access": "Backups could be made public (public access block not fully on)",
-    "s3.freshness": "The newest backup is too old (RPO missed)",
-    "restic.access": "The backup repository cannot be opened",
-    "restic.keys": "More keys than expected can open the repository",
-    "restic.storage.immutable": "The repository's storage is not write-protected",
-    "restic.freshness": "The newest backup is too old (RPO missed)",
-    "restic.snapshots": "Too few backup versions are kept",
-    "restic.integrity": "The repository's integrity check found errors",
-    "restore.sample": "Some sampled files did not restore correctly",
-    "restore.rto": "A full restore would take longer than the agreed RTO",
-}
-#: a warning is not a failure: its own words and, where the failure's hint misleads, advice
-WARNED: dict[str, tuple[str, str]] = {
-    "restore.sample": ("Restored files could not be proven correct (no recorded digests)",
-                       "record digests at backup time (backupcheck manifest build, or "
-                       "x-amz-meta-xxh3-128 object metadata) and point the target's manifest "
-                       "at them"),
-    "restic.storage.immutable": ("The repository's storage is not write-protected", ""),
-}
-
-
-def duration(seconds: float | None) -> str:
-    """``4.0 h``, ``12 min``, ``38 s``, ``0.04 s``: a restore time as a client reads it."""
-    if seconds is None:
-        return "—"
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 7200:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} min"
-    if seconds >= 10:
-        return f"{seconds:.0f} s"
-    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
-
-
-def age_words(seconds: float) -> str:
-    """``15 seconds``, ``12 minutes``, ``5 hours``, ``3 days``: how old a figure is."""
-    for limit, unit, size in ((90, "second", 1), (90 * 60, "minute", 60),
-                              (48 * 3600, "hour", 3600), (float("inf"), "day", 86400)):
-        if seconds < limit:
-            count = round(max(0.0, seconds) / size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    raise AssertionError("unreachable")
+from backupcheck.units import format_duration
 
 
 @dataclass(frozen=True)
 class PillarSpec:
-    key: str
+    key: PillarKey
     title: str
-    check_ids: frozenset[str]
     #: shown under the title when everything in the pillar passed
     when_ok: str
 
+    @property
+    def check_ids(self) -> frozenset[str]:
+        """The registry's checks of this pillar."""
+        return frozenset(c.id for c in CHECKS if c.pillar == self.key)
+
 
 PILLARS: tuple[PillarSpec, ...] = (
-    PillarSpec("fresh", "Up to date",
-               frozenset({"s3.freshness", "restic.freshness", "restic.snapshots"}),
-               "newest backups within the RPO"),
-    PillarSpec("immutable", "Immutable",
-               frozenset({"s3.versioning", "s3.object_lock", "s3.object_lock.mode",
-                          "s3.object_lock.retention", "s3.objects.locked",
-                          "s3.delete_markers", "restic.storage.immutable"}),
-               "backups cannot be changed or deleted"),
-    PillarSpec("encrypted", "Encrypted & private",
-               frozenset({"s3.encryption", "s3.objects.encrypted", "s3.public_access",
-                          "restic.keys"}),
-               "encrypted at rest, no public or extra access"),
-    PillarSpec("restorable", "Restorable",
-               frozenset({"restore.sample", "restic.integrity", "restic.access"}),
-               "sampled files came back byte for byte"),
-    PillarSpec("rto", "Within RTO", frozenset({"restore.rto"}),
-               "full restore estimated within the RTO"),
+    PillarSpec("fresh", "Up to date", "newest backups within the RPO"),
+    PillarSpec("immutable", "Immutable", "backups cannot be changed or deleted"),
+    PillarSpec("encrypted", "Encrypted & private", "encrypted at rest, no public or extra access"),
+    PillarSpec("restorable", "Restorable", "sampled files came back byte for byte"),
+    PillarSpec("rto", "Within RTO", "full restore estimated within the RTO"),
 )
 
 #: the one word on each pillar, never colour alone
@@ -187,7 +103,9 @@ class Verdict:
 
 
 def plain(check_id: str) -> str:
-    return PLAIN.get(check_id, check_id)
+    """What ``check_id`` proves, in plain words (the id itself when unregistered)."""
+    found = BY_ID.get(check_id)
+    return found.plain if found else check_id
 
 
 #: what to do when a check could not be made at all (its own hint is about a failure)
@@ -202,17 +120,19 @@ def hint_for(check: Finding) -> str:
         return ""
     if check.status is Status.ERROR:
         return NO_DRILL_HINT if check.id.startswith("restore.") else UNREACHABLE_HINT
-    if check.status is Status.WARN and check.id in WARNED:
-        return WARNED[check.id][1] or check.hint
+    found = BY_ID.get(check.id)
+    if check.status is Status.WARN and found is not None and found.warned:
+        return found.warned_hint or check.hint
     return check.hint
 
 
 def _issue(target: str, check: Finding) -> Issue:
-    title = FAILED.get(check.id, check.id)
+    found = BY_ID.get(check.id)
+    title = found.failed if found else check.id
     if check.status is Status.ERROR:
         title = f"Could not verify: {plain(check.id)}"
-    elif check.status is Status.WARN and check.id in WARNED:
-        title = WARNED[check.id][0]
+    elif check.status is Status.WARN and found is not None and found.warned:
+        title = found.warned
     return Issue(target, check.id, check.status, title, check.message, hint_for(check))
 
 
@@ -262,8 +182,8 @@ def _rto_summary(targets: Sequence[TargetResult]) -> str:
         return ""
     slowest = max(restores, key=lambda r: r.estimated_full_restore_seconds)
     return (f"the slowest full restore is estimated at "
-            f"{duration(slowest.estimated_full_restore_seconds)} against an agreed RTO of "
-            f"{duration(slowest.rto_seconds)}")
+            f"{format_duration(slowest.estimated_full_restore_seconds, 'prose')} against an "
+            f"agreed RTO of {format_duration(slowest.rto_seconds, 'prose')}")
 
 
 def judge(result: ClientResult, drill_age_seconds: float | None) -> Verdict:
@@ -301,7 +221,8 @@ def judge(result: ClientResult, drill_age_seconds: float | None) -> Verdict:
         headline = (f"INCOMPLETE: {n} item{'s' if n != 1 else ''} could not be checked")
     notes = []
     if drill_age_seconds is not None and drill_age_seconds > STALE_DRILL_SECONDS:
-        notes.append(f"The restore figures come from a drill {age_words(drill_age_seconds)} "
+        age = format_duration(drill_age_seconds, "words")
+        notes.append(f"The restore figures come from a drill {age} "
                      "old; run the audit with --run-drill for current figures.")
     return Verdict(status=status, headline=headline, summary=summary,
                    problems=tuple(problems), warnings=tuple(warnings), notes=tuple(notes),

@@ -29,7 +29,6 @@ import boto3
 import pytest
 
 from backupcheck.audit import PACK_FILES, AuditOptions, AuditResult, build_audit_pack
-from backupcheck.audit_verdict import duration
 from backupcheck.config import load_clients, load_plan
 from backupcheck.demo import run_demo
 from backupcheck.demo.process import stop_previous
@@ -37,6 +36,7 @@ from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
 from backupcheck.manifest import build_manifest
 from backupcheck.model import Client, Plan, Status
+from backupcheck.units import format_duration
 from tests.browser import (
     BrowserUnavailable,
     dump_dom,
@@ -509,7 +509,7 @@ def test_report_renders_in_chromium_without_external_requests(
     dom = rendered.dom
     assert 'id="client">acme</h1>' in dom
     assert 'id="headline">ATTENTION: 2 problems</div>' in dom
-    assert f'id="rto">{duration(demo.clients["acme"].rto_seconds)}</b>' in dom
+    assert f'id="rto">{format_duration(demo.clients["acme"].rto_seconds, "prose")}</b>' in dom
     assert "acme-nas" in dom and "GOVERNANCE" in dom and "7 days" in dom
     assert "<script" not in dom.lower()
     png = rendered.screenshot.read_bytes()

@@ -20,9 +20,18 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from backupcheck.audit_verdict import age_words, duration, hint_for, plain
+from backupcheck.audit_verdict import hint_for, plain
 from backupcheck.model import FileResult, Finding, Status, TargetResult
-from backupcheck.report.text import human_bytes, visible
+from backupcheck.report.text import visible
+from backupcheck.units import format_duration, human_bytes
+
+
+def prose(seconds: float | None) -> str:
+    return format_duration(seconds, "prose")
+
+
+def words(seconds: float) -> str:
+    return format_duration(seconds, "words")
 
 if TYPE_CHECKING:
     from backupcheck.audit import AuditFacts
@@ -178,7 +187,7 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
         restore.estimated_full_restore_seconds > restore.rto_seconds
     source = ("a drill run for this report" if origin.source == "fresh" else
               f"the newest drill in the history (run {origin.run_id}), "
-              f"{age_words(origin.age_seconds or 0)} before this report")
+              f"{words(origin.age_seconds or 0)} before this report")
     files = sorted(restore.files, key=lambda f: (f.result in ("ok", "unproven"), f.path))
     view["restore"] = {
         "repeat": f"backupcheck drill --client {facts.client.name} --seed {restore.seed}",
@@ -187,13 +196,13 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
         "sampled": restore.sampled, "verified": restore.verified,
         "mismatched": restore.mismatched, "unreadable": restore.unreadable,
         "unproven": restore.unproven, "bytes": human_bytes(restore.bytes),
-        "seconds": duration(restore.seconds),
+        "seconds": prose(restore.seconds),
         "throughput": f"{human_bytes(restore.throughput_bytes_per_s)}/s",
-        "ttfb": duration(restore.ttfb_seconds),
+        "ttfb": prose(restore.ttfb_seconds),
         "total": f"{human_bytes(restore.total_bytes)} in {restore.total_files} files",
-        "estimate": duration(restore.estimated_full_restore_seconds
+        "estimate": prose(restore.estimated_full_restore_seconds
                              if restore.estimate_method else None),
-        "rto": duration(restore.rto_seconds), "over": over,
+        "rto": prose(restore.rto_seconds), "over": over,
         "coverage": f"{restore.coverage:.1%}",
         "ground_truth": str(restore.estimate_method.get("ground_truth", "")) or "—",
         "problems": [p.to_json() for p in restore.problems],
@@ -220,7 +229,7 @@ def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
             "mismatched": _scalar(row.get("mismatched")),
             "bad": bool(row.get("mismatched") or row.get("unreadable")),
             "throughput": f"{human_bytes(throughput)}/s" if throughput is not None else "—",
-            "estimate": duration(estimate), "rto": duration(rto), "over": over,
+            "estimate": prose(estimate), "rto": prose(rto), "over": over,
             "pct": f"{estimate / rto:.0%}" if estimate is not None and rto else "—",
         })
     return rows
@@ -231,10 +240,10 @@ def _trend_rows(facts: AuditFacts) -> list[dict[str, Any]]:
     for trend in facts.trends:
         previous = [v for _, v in trend.series[:-1]]
         rows.append({
-            "target": trend.target, "runs": trend.runs, "latest": duration(trend.latest),
-            "median": duration(statistics.median(previous)) if previous else "—",
+            "target": trend.target, "runs": trend.runs, "latest": prose(trend.latest),
+            "median": prose(statistics.median(previous)) if previous else "—",
             "change": f"{trend.change_pct:+.0f} %" if trend.change_pct is not None else "—",
-            "rto": duration(trend.rto_seconds),
+            "rto": prose(trend.rto_seconds),
             "headroom": f"{trend.headroom_pct:.0f} %" if trend.headroom_pct is not None
             else "—", "breached": trend.breached,
         })
@@ -257,13 +266,13 @@ def render_audit_html(facts: AuditFacts) -> str:
     newest_drill = max((o.started_at for o in origins if o.started_at), default=None)
     ages = [o.age_seconds for o in origins if o.age_seconds is not None]
     context = {
-        "client": client.name, "rto": duration(client.rto_seconds),
-        "rpo": duration(client.rpo_seconds), "generated": when(facts.generated_at),
+        "client": client.name, "rto": prose(client.rto_seconds),
+        "rpo": prose(client.rpo_seconds), "generated": when(facts.generated_at),
         "period": (f"{period[0]:%Y-%m-%d} – {period[1]:%Y-%m-%d}" if period
                    else "no drills yet"),
         "drills": len({row["run_id"] for row in facts.history}),
         "mode": facts.mode, "newest_drill": when(newest_drill),
-        "drill_age": age_words(max(ages)) if ages else "",
+        "drill_age": words(max(ages)) if ages else "",
         "verdict": {"status": status_key(verdict.status), "headline": verdict.headline,
                     "summary": verdict.summary, "problems": verdict.problems,
                     "warnings": verdict.warnings, "notes": list(verdict.notes),
