@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import humanfriendly
-
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
+from backupcheck.units import parse_duration
+
+__all__ = ["default_plan", "load_client", "load_clients", "load_plan", "parse_duration",
+           "parse_size"]
 
 #: environment variables that hold secrets and so must not be written into a config file
 _SECRET_ENV = frozenset(
@@ -33,21 +35,6 @@ _REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: a ``[table]`` or ``[[array-of-tables]]`` header line (group 1: the bracketed name)
 _HEADER = re.compile(r"^\s*(\[\[?\s*[A-Za-z0-9_.\"' -]+?\s*\]\]?)\s*(#.*)?$")
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
-    try:
-        seconds = float(humanfriendly.parse_timespan(text.strip()))
-    except humanfriendly.InvalidTimespan:
-        raise ValueError(
-            f"cannot parse duration {text!r} (write it like 30s, 90m, 26h, 7d or 2w)"
-        ) from None
-    if seconds <= 0:
-        raise ValueError(f"duration {text!r} must be positive")
-    return seconds
 
 
 def parse_size(text: str) -> int:

@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from backupcheck.model import ClientResult, RunReport, Status
-from backupcheck.report.text import human_bytes, human_seconds, safe, visible
+from backupcheck.report.text import safe, visible
+from backupcheck.units import format_duration, human_bytes
 
 STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.ERROR: "magenta",
          Status.FAIL: "bold red"}
@@ -57,10 +58,10 @@ def restore_table(client: ClientResult) -> Table | None:
             Text(str(r.mismatched), style="bold red" if r.mismatched else ""),
             Text(str(r.unreadable), style="bold red" if r.unreadable else ""),
             human_bytes(r.bytes), f"{human_bytes(r.throughput_bytes_per_s)}/s",
-            human_seconds(r.ttfb_seconds),
-            Text(human_seconds(r.estimated_full_restore_seconds),
+            format_duration(r.ttfb_seconds, "table"),
+            Text(format_duration(r.estimated_full_restore_seconds, "table"),
                  style="bold red" if over else "green"),
-            human_seconds(r.rto_seconds), f"{r.coverage:.1%}")
+            format_duration(r.rto_seconds, "table"), f"{r.coverage:.1%}")
     for target in rows:
         assert target.restore is not None
         for problem in target.restore.problems:

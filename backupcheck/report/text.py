@@ -11,6 +11,10 @@ import re
 
 from rich.markup import escape
 
+from backupcheck.units import format_duration, human_bytes
+
+__all__ = ["human_bytes", "human_seconds", "safe", "visible"]
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -27,23 +31,6 @@ def safe(text: object) -> str:
     return escape(visible(text))
 
 
-def human_bytes(count: float) -> str:
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    value = float(count)
-    for unit in units:
-        if abs(value) < 1024 or unit == units[-1]:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} PiB"
-
-
 def human_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
+    """A duration in a report column (the ``table`` style of :func:`format_duration`)."""
+    return format_duration(seconds, "table")
