@@ -398,7 +398,7 @@ def collect(client: Client, options: AuditOptions, *,
     for index, target in enumerate(targets):
         summary = summaries.get(target.target)
         if summary is not None and summary.inventory is not None:
-            targets[index] = replace(target, inventory=dict(summary.inventory))
+            targets[index] = replace(target, inventory=summary.inventory)
         elif summary is not None and summary.checks:
             inventory_errors[target.target] = summary.checks[0].message
     report = RunReport(command="audit", started_at=iso(moment), finished_at=iso(now_utc()),

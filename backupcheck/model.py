@@ -264,12 +264,39 @@ class RestoreResult:
 
 
 @dataclass(frozen=True)
+class InventorySummary:
+    """What ``inventory`` found in one backup set: the settings every kind shares, typed,
+    and the kind's own facts in ``details`` (versions and delete markers, keys, compression).
+    """
+
+    location: str
+    size_bytes: int
+    #: S3: current objects; restic: matching snapshots (named so in the JSON)
+    count: int
+    count_name: Literal["objects", "snapshots"]
+    newest: str | None
+    oldest: str | None
+    lock_mode: str
+    retention_days: int | None
+    versioning: str
+    encryption: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "size_bytes": self.size_bytes,
+                self.count_name: self.count, "newest": self.newest, "oldest": self.oldest,
+                "lock_mode": self.lock_mode, "retention_days": self.retention_days,
+                "versioning": self.versioning, "encryption": self.encryption,
+                **dict(self.details)}
+
+
+@dataclass(frozen=True)
 class TargetResult:
     target: str
     kind: str
     checks: tuple[Finding, ...] = ()
     restore: RestoreResult | None = None
-    inventory: Mapping[str, Any] | None = None
+    inventory: InventorySummary | None = None
 
     @property
     def status(self) -> Status:
@@ -285,7 +312,7 @@ class TargetResult:
         if self.restore is not None:
             doc["restore"] = self.restore.to_json()
         if self.inventory is not None:
-            doc["inventory"] = dict(self.inventory)
+            doc["inventory"] = self.inventory.to_json()
         return doc
 
 

@@ -544,7 +544,7 @@ def test_exclusively_locked_repository_is_checked_without_writing(
         assert found == {"restic.access": "pass", "restic.keys": "pass",
                          "restic.storage.immutable": "warn", "restic.freshness": "pass",
                          "restic.snapshots": "pass", "restic.integrity": "pass"}
-        assert backend.inventory(None)["snapshots"] == 3
+        assert backend.inventory(None).to_json()["snapshots"] == 3
         catalog = backend.catalog(Plan(), seed=0, now=now_utc())
         with backend.open_file(catalog, catalog.entries[0]) as stream:  # type: ignore[attr-defined]
             stream.read()

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from backupcheck.errors import BackupcheckError
-from backupcheck.model import Plan
+from backupcheck.model import InventorySummary, Plan
 
 RowSink = Callable[[Mapping[str, Any]], None]
 
@@ -79,7 +79,7 @@ class Backend(Protocol):
         """The facts this kind's checks judge (S3Facts, ResticFacts ...)."""
         ...
 
-    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+    def inventory(self, on_row: RowSink | None) -> InventorySummary:
         """Summary of the backup set; one row per version/snapshot to ``on_row``."""
         ...
 

@@ -25,10 +25,11 @@ from backupcheck.backends.restic import (
     storage_kind,
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
-from backupcheck.backends.s3 import read_bucket_settings
+from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
 from backupcheck.backends.s3guard import make_s3_client
+from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
-from backupcheck.model import Client, Plan, ResticTarget
+from backupcheck.model import Client, InventorySummary, Plan, ResticTarget
 
 ENCRYPTION = "restic (AES-256-CTR + Poly1305)"
 #: inventory only counts keys: never pay a key derivation per key for details
@@ -72,10 +73,6 @@ def snapshot_row(snapshot: Snapshot, newest: bool) -> dict[str, Any]:
         "hostname": snapshot.hostname, "paths": list(snapshot.paths),
         "tags": list(snapshot.tags),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 class ResticBackend:
@@ -154,7 +151,7 @@ class ResticBackend:
             storage=self.storage_facts(), keys=keys, snapshots=tuple(snapshots or ()),
             filters=self._filters(), integrity=integrity, errors=errors)
 
-    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+    def inventory(self, on_row: RowSink | None) -> InventorySummary:
         config = self.restic.config()
         snapshots = self._snapshots()
         newest = snapshots[-1] if snapshots else None
@@ -163,39 +160,34 @@ class ResticBackend:
                 on_row(snapshot_row(snapshot, snapshot is newest))
         storage = self.storage_facts()
         settings = storage.settings
-        summary: dict[str, Any] = {
-            "location": self.restic.location,
+        details: dict[str, Any] = {
             "storage": storage.kind,
-            "size_bytes": (self.restic.stats_restore_size(newest.id).total_size
-                           if newest else 0),
             "raw_data_bytes": self.restic.stats_raw_data().total_size,
-            "snapshots": len(snapshots),
-            "newest": _iso(newest.time) if newest else None,
-            "oldest": _iso(snapshots[0].time) if snapshots else None,
             "newest_snapshot": newest.short_id if newest else None,
             "filters": self._filters(),
             "repository_version": config.version,
             "compression": config.compression,
             "keys": self.restic.keys(details_above=KEYS_WITHOUT_DETAILS).count,
-            "encryption": ENCRYPTION,
-            "lock_mode": "none",
-            "retention_days": None,
-            "versioning": "n/a",
         }
+        lock_mode, retention_days, versioning = "none", None, "n/a"
         if storage.kind == "s3":
-            summary["bucket"] = storage.bucket
+            details["bucket"] = storage.bucket
             if settings is None:
-                summary.update(lock_mode="unknown", versioning="unknown",
-                               setting_errors={"bucket": storage.error})
+                lock_mode, versioning = "unknown", "unknown"
+                details["setting_errors"] = {"bucket": storage.error}
             else:
-                summary.update(
-                    lock_mode=settings.lock_mode or ("none" if not settings.object_lock_enabled
-                                                     else "no default"),
-                    retention_days=settings.lock_days,
-                    versioning=settings.versioning or "never enabled",
-                    object_lock_enabled=settings.object_lock_enabled,
-                    setting_errors=dict(settings.errors))
-        return summary
+                lock_mode, retention_days = lock_mode_text(settings), settings.lock_days
+                versioning = settings.versioning or "never enabled"
+                details.update(object_lock_enabled=settings.object_lock_enabled,
+                               setting_errors=dict(settings.errors))
+        return InventorySummary(
+            location=self.restic.location,
+            size_bytes=self.restic.stats_restore_size(newest.id).total_size if newest else 0,
+            count=len(snapshots), count_name="snapshots",
+            newest=iso_full(newest.time) if newest else None,
+            oldest=iso_full(snapshots[0].time) if snapshots else None,
+            lock_mode=lock_mode, retention_days=retention_days, versioning=versioning,
+            encryption=ENCRYPTION, details=details)
 
     def choose_snapshot(self, snapshots: Sequence[Snapshot], plan: Plan, seed: int,
                         now: datetime) -> Snapshot:

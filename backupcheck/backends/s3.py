@@ -108,6 +108,13 @@ class S3Facts:
     listing_error: str = ""
 
 
+def lock_mode_text(settings: BucketSettings) -> str:
+    """The bucket's default lock mode as shown to people: the mode, "none" or "no default"."""
+    if settings.lock_mode:
+        return settings.lock_mode
+    return "none" if not settings.object_lock_enabled else "no default"
+
+
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "")) or "ClientError"

@@ -16,13 +16,15 @@ from backupcheck.backends.s3 import (
     describe,
     head_version,
     iter_object_versions,
+    lock_mode_text,
     read_bucket_settings,
     scan_objects,
 )
 from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.backends.s3stream import open_object
+from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
-from backupcheck.model import Client, Plan, S3Target
+from backupcheck.model import Client, InventorySummary, Plan, S3Target
 
 DIGEST_METADATA = "xxh3-128"
 
@@ -39,10 +41,6 @@ def version_row(version: ObjectVersion) -> dict[str, Any]:
         "storage_class": version.storage_class,
         "etag": version.etag,
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 class S3Backend:
@@ -68,32 +66,29 @@ class S3Backend:
         return S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
                        settings=settings, scan=scan, listing_error=listing_error)
 
-    def inventory(self, on_row: RowSink | None) -> dict[str, Any]:
+    def inventory(self, on_row: RowSink | None) -> InventorySummary:
         settings = read_bucket_settings(self.s3, self.target.bucket)
         sink = (lambda v: on_row(version_row(v))) if on_row else None
         scan = scan_objects(self.s3, self.target.bucket, self.target.prefix, seed=self.seed,
                             on_version=sink, head_limit=0)
-        location = f"s3://{self.target.bucket}/{self.target.prefix}"
-        return {
-            "location": location,
-            "endpoint_url": self.target.endpoint_url,
-            "size_bytes": scan.current_bytes,
-            "all_versions_bytes": scan.all_bytes,
-            "objects": scan.current,
-            "versions": scan.versions,
-            "delete_markers": scan.delete_markers,
-            "newest": _iso(scan.newest),
-            "oldest": _iso(scan.oldest),
-            "versioning": settings.versioning or "never enabled",
-            "lock_mode": settings.lock_mode or ("none" if not settings.object_lock_enabled
-                                                 else "no default"),
-            "retention_days": settings.lock_days,
-            "object_lock_enabled": settings.object_lock_enabled,
-            "encryption": settings.encryption_algorithm or "none",
-            "kms_key_id": settings.kms_key_id,
-            "bucket_key_enabled": settings.bucket_key_enabled,
-            "setting_errors": dict(settings.errors),
-        }
+        return InventorySummary(
+            location=f"s3://{self.target.bucket}/{self.target.prefix}",
+            size_bytes=scan.current_bytes, count=scan.current, count_name="objects",
+            newest=iso_full(scan.newest), oldest=iso_full(scan.oldest),
+            lock_mode=lock_mode_text(settings),
+            retention_days=settings.lock_days,
+            versioning=settings.versioning or "never enabled",
+            encryption=settings.encryption_algorithm or "none",
+            details={
+                "endpoint_url": self.target.endpoint_url,
+                "all_versions_bytes": scan.all_bytes,
+                "versions": scan.versions,
+                "delete_markers": scan.delete_markers,
+                "object_lock_enabled": settings.object_lock_enabled,
+                "kms_key_id": settings.kms_key_id,
+                "bucket_key_enabled": settings.bucket_key_enabled,
+                "setting_errors": dict(settings.errors),
+            })
 
     def catalog(self, plan: Plan, seed: int, now: datetime) -> Catalog:
         """Current versions under the prefix; paths are keys relative to the prefix."""

@@ -141,7 +141,7 @@ SETTINGS: tuple[tuple[str, str, Callable[[Any], str], tuple[str, ...]], ...] = (
 
 
 def _settings(target: TargetResult) -> tuple[list[dict[str, str]], list[tuple[str, Any]]]:
-    inventory = dict(target.inventory or {})
+    inventory = target.inventory.to_json() if target.inventory is not None else {}
     by_id = {c.id: status_key(c.status) for c in target.checks}
     rows = []
     for key, label, fmt, check_ids in SETTINGS:

@@ -80,22 +80,18 @@ def inventory_table(report: RunReport) -> Table:
         table.add_column(name, overflow="fold")
     for client in report.clients:
         for target in client.targets:
-            inv = dict(target.inventory or {})
-            if not inv:
+            inv = target.inventory
+            if inv is None:
                 message = target.checks[0].message if target.checks else "not available"
                 table.add_row(Text(visible(client.client)), Text(visible(target.target)),
                               target.kind, Text(f"ERROR: {visible(message)}", style="magenta"))
                 continue
-            count = inv.get("objects", inv.get("snapshots", ""))
-            retention = inv.get("retention_days")
             table.add_row(
                 Text(visible(client.client)), Text(visible(target.target)), target.kind,
-                Text(visible(inv.get("location", ""))),
-                human_bytes(inv.get("size_bytes") or 0), str(count),
-                str(inv.get("newest") or "-")[:19], str(inv.get("oldest") or "-")[:19],
-                str(inv.get("lock_mode", "-")),
-                f"{retention}d" if retention is not None else "-",
-                str(inv.get("versioning", "-")), Text(visible(inv.get("encryption", "-"))))
+                Text(visible(inv.location)), human_bytes(inv.size_bytes), str(inv.count),
+                str(inv.newest or "-")[:19], str(inv.oldest or "-")[:19], inv.lock_mode,
+                f"{inv.retention_days}d" if inv.retention_days is not None else "-",
+                inv.versioning, Text(visible(inv.encryption)))
     return table
 
 
