@@ -117,3 +117,15 @@ def test_a_judge_for_an_unregistered_id_is_refused() -> None:
         Judges("s3").judge("s3.made_up")
     with pytest.raises(ValueError, match="not a restic check"):
         Judges("restic").judge("s3.versioning")
+
+
+def test_readme_and_docs_link_only_to_files_inside_the_repository() -> None:
+    import re
+
+    root = PACKAGE.parent
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)", doc.read_text()):
+            if re.match(r"^[a-z]+://", target):
+                continue
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(root) and resolved.exists(), (doc.name, target)
