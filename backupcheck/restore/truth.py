@@ -30,7 +30,7 @@ class GroundTruth:
         self.manifest: Any = None
         if target.manifest:
             from backupcheck.backends.s3guard import make_s3_client
-            from backupcheck.manifest import load_manifest
+            from backupcheck.manifest.load import load_manifest
 
             endpoint = getattr(target, "endpoint_url", None)
             region = getattr(target, "region", None)
@@ -67,7 +67,7 @@ class GroundTruth:
         return None
 
     def _from_source(self, entry: CatalogEntry) -> Expected | None:
-        from backupcheck.manifest import hash_file
+        from backupcheck.manifest.hashing import hash_file
 
         assert self.source_root is not None
         live = self.source_root / entry.path
