@@ -347,7 +347,7 @@ def manifest_build(
 
     from rich.progress import DownloadColumn, TransferSpeedColumn
 
-    from backupcheck.manifest import build_manifest
+    from backupcheck.manifest.build import build_manifest
 
     enabled = show_progress(fmt)
 

@@ -32,7 +32,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from backupcheck.manifest import ManifestStats, build_manifest
+from backupcheck.manifest.build import build_manifest
+from backupcheck.manifest.schema import ManifestStats
 
 RESULTS = Path(__file__).resolve().parent / "results" / "manifest.json"
 MiB = 1 << 20
@@ -81,7 +82,7 @@ def variants(tree: Path, out: Path, files: int,
              methods: dict[str, str]) -> dict[str, Callable[[], None]]:
     q = shlex.quote(str(tree))
     per_call = max(1, -(-files // 16))  # 16 xxhsum calls, so -P2 can balance them
-    fresh = ("import sys; from pathlib import Path; from backupcheck.manifest import "
+    fresh = ("import sys; from pathlib import Path; from backupcheck.manifest.build import "
              "build_manifest; build_manifest(Path(sys.argv[1]), Path(sys.argv[2]))")
     return {
         "backupcheck build_manifest": lambda: _note(methods, "backupcheck build_manifest",

@@ -34,7 +34,7 @@ from backupcheck.demo import run_demo
 from backupcheck.demo.process import stop_previous
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
-from backupcheck.manifest import build_manifest
+from backupcheck.manifest.build import build_manifest
 from backupcheck.model import Client, Plan, Status
 from backupcheck.units import format_duration
 from tests.browser import (

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 import xxhash
 
-from backupcheck.manifest import build_manifest
+from backupcheck.manifest.build import build_manifest
 from tests.conftest import S3Server, statuses, write_client
 
 LOCK = {"ObjectLockEnabled": "Enabled",

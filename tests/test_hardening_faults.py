@@ -28,7 +28,7 @@ import pytest
 import xxhash
 from botocore.retries.standard import ExponentialBackoff
 
-from backupcheck.manifest import build_manifest
+from backupcheck.manifest.build import build_manifest
 from tests.conftest import S3Server, statuses, target_of, write_client
 from tests.faultproxy import FaultProxy, Request, fake_restic
 from tests.restic_helpers import Repo, init_local_repo, make_tree, target_toml

@@ -28,7 +28,7 @@ from botocore.retries.standard import ExponentialBackoff
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from backupcheck.manifest import build_manifest
+from backupcheck.manifest.build import build_manifest
 from backupcheck.report.text import visible
 from tests.conftest import S3Server, run_cli, statuses, target_of, write_client
 from tests.faultproxy import FaultProxy, fake_restic

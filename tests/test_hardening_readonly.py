@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.errors import ReadOnlyViolation
-from backupcheck.manifest import build_manifest
+from backupcheck.manifest.build import build_manifest
 from tests.conftest import S3Server, run_cli, write_client
 from tests.faultproxy import FaultProxy
 from tests.restic_helpers import init_s3_repo, make_tree, target_toml

@@ -15,16 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 import xxhash
 
-from backupcheck import manifest
 from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.errors import ConfigError, TargetUnavailable, UsageError
-from backupcheck.manifest import (
-    MANIFEST_SCHEMA,
-    build_manifest,
-    hash_file,
-    hash_stream,
-    load_manifest,
-)
+from backupcheck.manifest import batch, build
+from backupcheck.manifest.build import build_manifest
+from backupcheck.manifest.hashing import hash_file, hash_stream
+from backupcheck.manifest.load import load_manifest
+from backupcheck.manifest.schema import MANIFEST_SCHEMA, ManifestEntry
 
 needs_xxhsum = pytest.mark.skipif(shutil.which("xxhsum") is None, reason="xxhsum not installed")
 
@@ -125,8 +122,8 @@ def test_process_pool_gives_the_same_manifest_as_serial(
         write(tree / "many" / f"{i % 7}" / f"f{i:03d}", os.urandom(i * 37))
     os.symlink("../empty", tree / "many" / "link")
     serial = build_manifest(tree, tmp_path / "serial.parquet", workers=1)
-    monkeypatch.setattr(manifest, "SERIAL_MAX_FILES", 0)
-    monkeypatch.setattr(manifest, "BATCH_ITEMS", 16)
+    monkeypatch.setattr(build, "SERIAL_MAX_FILES", 0)
+    monkeypatch.setattr(build, "BATCH_ITEMS", 16)
     seen: list[tuple[int, int]] = []
     pooled = build_manifest(tree, tmp_path / "pool.parquet", workers=2,
                             progress=lambda f, b: seen.append((f, b)))
@@ -213,7 +210,7 @@ def test_fifo_is_skipped_and_a_file_turned_fifo_is_unreadable(tmp_path: Path) ->
     stats = build_manifest(root, tmp_path / "m.parquet")
     assert (stats.files, stats.special, stats.unreadable) == (1, 1, ())
     # the walk saw a regular file, then it was replaced by a FIFO: no hang, reported
-    result = manifest._hash_items(str(root), [("pipe", False)], manifest._ByteMeter(print))
+    result = batch.hash_items(str(root), [("pipe", False)], batch.ByteMeter(print))
     assert result.paths == [] and result.unreadable == [("pipe", "no longer a regular file")]
 
 
@@ -303,7 +300,7 @@ def write_manifest(target: Path, **changes: pa.Array | None) -> Path:
 def test_load_accepts_four_columns_and_normalises_digests(tmp_path: Path) -> None:
     loaded = load_manifest(str(write_manifest(tmp_path / "m.parquet")), base_dir=None)
     entry = loaded.lookup("dir/b.txt")
-    assert entry == manifest.ManifestEntry(2, 20, "abcdef0123456789abcdef0123456789", "file")
+    assert entry == ManifestEntry(2, 20, "abcdef0123456789abcdef0123456789", "file")
 
 
 def test_load_accepts_other_integer_widths(tmp_path: Path) -> None:

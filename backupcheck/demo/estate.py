@@ -57,7 +57,8 @@ from backupcheck.demo.storage import (
     upload_files,
     writer_client,
 )
-from backupcheck.manifest import build_manifest, load_manifest
+from backupcheck.manifest.build import build_manifest
+from backupcheck.manifest.load import load_manifest
 
 #: bytes per second per connection of initech's "offsite link" (the demo server's proxy)
 OFFSITE_LINK_BYTES_PER_S = 256 * KiB

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from backupcheck.backends.base import Backend, CatalogEntry
-from backupcheck.manifest import hash_file, load_manifest
+from backupcheck.manifest.hashing import hash_file
+from backupcheck.manifest.load import load_manifest
+from backupcheck.manifest.schema import Manifest
 from backupcheck.model import Client, ResticTarget, Target
 
 
@@ -28,7 +29,7 @@ class GroundTruth:
 
     def __init__(self, client: Client, target: Target, backend: Backend) -> None:
         self.backend = backend
-        self.manifest: Any = None
+        self.manifest: Manifest | None = None
         if target.manifest:
             self.manifest = load_manifest(target.manifest, base_dir=client.source_file.parent,
                                           s3_client_factory=backend.manifest_s3_client)
