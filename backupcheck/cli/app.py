@@ -1,0 +1,61 @@
+"""The command line: parse, call a command, render, exit. The only place that prints or exits.
+
+Every command is registered here, in one explicit list; the functions live in
+``run_commands`` (inventory, verify, drill, demo), ``report_commands`` (audit, history,
+trend) and ``manifest_command``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from backupcheck import __version__
+from backupcheck.cli.manifest_command import manifest_build
+from backupcheck.cli.output import stderr_console
+from backupcheck.cli.report_commands import audit, history, trend
+from backupcheck.cli.run_commands import demo, drill, inventory, verify
+
+log = logging.getLogger("backupcheck")
+
+app = typer.Typer(
+    name="backupcheck",
+    help="Prove that backups are present, fresh, encrypted, immutable and restorable in time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+manifest_app = typer.Typer(help="Ground-truth manifests made at backup time.",
+                           no_args_is_help=True)
+app.add_typer(manifest_app, name="manifest")
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Debug logging on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.WARNING)
+    if version:
+        typer.echo(f"backupcheck {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr_console().print("backupcheck: interrupted", markup=False)
+        sys.exit(130)
+
+
+for command in (inventory, verify, drill, demo, audit, history, trend):
+    app.command()(command)
+manifest_app.command("build")(manifest_build)

@@ -1,0 +1,97 @@
+"""What the command line shows: consoles, one-line errors, progress bars, reports."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import typer
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backupcheck.engine import Progress as ProgressCallback
+from backupcheck.errors import BackupcheckError
+from backupcheck.model import RunReport
+from backupcheck.report.jsonout import render_json
+from backupcheck.report.table import print_table
+from backupcheck.report.text import visible
+
+log = logging.getLogger("backupcheck")
+
+T = TypeVar("T")
+
+
+#: width for tables written to a pipe or a file (logs, CI): wide rather than wrapped
+PIPE_WIDTH = 160
+
+
+def stdout_console() -> Console:
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+    return console
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    stderr_console().print(f"backupcheck: error: {visible(message)}", markup=False,
+                           highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run core code; turn our errors into one line and their exit code, never a traceback."""
+    try:
+        return action()
+    except BackupcheckError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        log.debug("unexpected error", exc_info=True)
+        raise fail(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0], 1) from None
+
+
+def show_progress(fmt: str) -> bool:
+    return fmt == "table" and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled or total == 0:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(client: str, target: str) -> None:
+            bar.update(task, advance=1, description=f"{label} {visible(client)}/"
+                       f"{visible(target)}")
+
+        yield advance
+
+
+def emit(report: RunReport, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(render_json(report) + "\n")
+        sys.stdout.flush()
+    else:
+        print_table(report, stdout_console())
+    raise typer.Exit(report.exit_code)
+
+
+def print_output(output: RenderableType | str, *, to_stderr: bool = False) -> None:
+    """A command core's output: text as it is, rich renderables through the console."""
+    if isinstance(output, str):
+        stream = sys.stderr if to_stderr else sys.stdout
+        stream.write(output if output.endswith("\n") else output + "\n")
+        stream.flush()
+    else:
+        (stderr_console() if to_stderr else stdout_console()).print(output)

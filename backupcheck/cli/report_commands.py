@@ -1,0 +1,114 @@
+"""The commands that report: ``audit`` (the evidence pack), ``history`` and ``trend``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backupcheck.audit import AuditOptions, audit_steps, build_audit_pack
+from backupcheck.cli.options import (
+    DEFAULT_HISTORY,
+    DEFAULT_PLAN,
+    DEFAULT_TARGETS,
+    ClientOpt,
+    Format,
+    FormatOpt,
+    HistoryOpt,
+    SinceOpt,
+    TargetsOpt,
+    TrendFormat,
+    clients_from,
+    plan_from,
+)
+from backupcheck.cli.output import (
+    fail,
+    guarded,
+    print_output,
+    progress_bar,
+    show_progress,
+    stdout_console,
+)
+from backupcheck.report.table import STYLE
+from backupcheck.report.text import visible
+from backupcheck.trend import history_command, trend_command
+
+
+def audit(
+    client: Annotated[str, typer.Option("--client", help="The client to audit.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.json "
+                                      "and SHA256SUMS (created when missing).")],
+    targets: TargetsOpt = DEFAULT_TARGETS,
+    fmt: FormatOpt = Format.table,
+    history: HistoryOpt = DEFAULT_HISTORY,
+    plan: Annotated[Path, typer.Option("--plan", help="Restore plan (for --run-drill and "
+                                       "restic check).")] = DEFAULT_PLAN,
+    run_drill: Annotated[bool, typer.Option("--run-drill", help="Run a drill now and use it "
+                                            "(recorded into the history).")] = False,
+    from_history: Annotated[bool, typer.Option(
+        "--from-history", help="Restore figures from the newest drill in the history, policy "
+        "checks run now (the default).")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="With --run-drill: reproducible "
+                                             "sample seed.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="With --run-drill: "
+                                             "parallel restore streams per target.")] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="With --run-drill: do not "
+                                             "record the drill.")] = False,
+) -> None:
+    """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
+    if run_drill and from_history:
+        raise fail("--run-drill and --from-history exclude each other", 2)
+    if not run_drill and (seed is not None or jobs is not None or no_history):
+        raise fail("--seed, --jobs and --no-history need --run-drill", 2)
+    (chosen_client,) = clients_from(targets, [client])
+    chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
+    options = AuditOptions(
+        out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
+        record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
+        plan_path=plan if plan.exists() else None)
+    with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
+        result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
+    if fmt == "json":
+        sys.stdout.write((result.out / "report.json").read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    else:
+        console = stdout_console()
+        first, *rest = result.summary_lines()
+        console.print(visible(first), style=STYLE[result.verdict.status], markup=False)
+        for line in rest:
+            console.print(visible(line), markup=False)
+    raise typer.Exit(result.exit_code)
+
+
+def history(
+    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    client: ClientOpt = None,
+    since: SinceOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Past drills per client and target: throughput, estimated full restore vs RTO."""
+    output, code = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    print_output(output)
+    raise typer.Exit(code)
+
+
+def trend(
+    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    client: ClientOpt = None,
+    fmt: Annotated[TrendFormat, typer.Option("--format", help="Output format.")] = (
+        TrendFormat.table),
+    out: Annotated[Path | None, typer.Option("--out", help="Write the output to this file "
+                                             "instead of stdout.")] = None,
+    fail_on_regression: Annotated[float | None, typer.Option(
+        "--fail-on-regression", metavar="PCT", help="Fail when the latest estimated restore "
+        "time is PCT percent above the median of the previous runs.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the trend chart "
+                                               "(FILE.png or FILE.svg).")] = None,
+) -> None:
+    """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
+    output, code = guarded(lambda: trend_command(history_dir, client, fmt.value, out,
+                                                 fail_on_regression, chart))
+    print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
+    raise typer.Exit(code)
