@@ -296,11 +296,12 @@ def history(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Past drills per client and target: throughput, estimated full restore vs RTO."""
-    from backupcheck.trend import history_command
+    from backupcheck.commands.history import history_command
+    from backupcheck.report.history_formats import history_output
 
-    output, code = guarded(lambda: history_command(history_dir, client, since, fmt.value))
-    print_output(output)
-    raise typer.Exit(code)
+    result = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    print_output(guarded(lambda: history_output(result, fmt.value)))
+    raise typer.Exit(0)
 
 
 @app.command()
@@ -318,12 +319,14 @@ def trend(
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
-    from backupcheck.trend import trend_command
+    from backupcheck.commands.trend import trend_command
+    from backupcheck.report.trend_formats import trend_output
 
-    output, code = guarded(lambda: trend_command(history_dir, client, fmt.value, out,
-                                                 fail_on_regression, chart))
+    result = guarded(lambda: trend_command(history_dir, client, fmt.value,
+                                           fail_on_regression, chart))
+    output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
-    raise typer.Exit(code)
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:
