@@ -31,10 +31,11 @@ import pyarrow as pa
 
 from backupcheck import __version__
 from backupcheck.audit_verdict import Verdict, judge
+from backupcheck.clock import as_utc as utc
 from backupcheck.clock import iso, now_utc
 from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
-from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report, utc
+from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report
 from backupcheck.model import (
     Client,
     ClientResult,

@@ -1,35 +1,33 @@
-"""RTO trends from the drill history, and the cores of the ``history`` and ``trend`` commands.
+"""RTO trends, and the values the ``history`` and ``trend`` commands return.
 
 Per client and target, the series of estimated full-restore times is compared with the
 median of the earlier runs (a *regression* when the latest is more than PCT % above it) and
-with the client's RTO (a *breach* when the latest estimate exceeds it). Both commands read
-nothing but the history; they return what to show and the exit code, and never print.
+with the client's RTO (a *breach* when the latest estimate exceeds it). This module is the
+model: :mod:`backupcheck.commands` fills these values from the history, and the renderers
+(:mod:`backupcheck.report.trend_formats`, :mod:`backupcheck.report.history_formats`,
+:mod:`backupcheck.report.chart`) show them; it imports neither.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from rich.console import RenderableType
 
-from backupcheck.errors import UsageError
-from backupcheck.history import PARTITION, HistoryStore, utc
+from backupcheck.clock import as_utc
+from backupcheck.history import PARTITION
 from backupcheck.model import Status
 
 TREND_FORMATS = ("table", "json", "junit", "markdown")
 HISTORY_FORMATS = ("table", "json")
 CHART_SUFFIXES = (".png", ".svg")
 NO_DRILLS = "no drills in history"
-
-Output = RenderableType | str
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None) -> list
     trends: list[Trend] = []
     for (client, target), rows in sorted(groups.items()):
         rows.sort(key=lambda r: (r["started_at"], r["run_id"]))
-        series = tuple((utc(r["started_at"]), float(r["estimated_full_restore_seconds"]))
+        series = tuple((as_utc(r["started_at"]), float(r["estimated_full_restore_seconds"]))
                        for r in rows)
         latest_row = rows[-1]
         latest = series[-1][1]
@@ -128,83 +126,29 @@ def trend_exit_code(trends: Sequence[Trend]) -> int:
     return 1 if any(t.status is Status.FAIL for t in trends) else 0
 
 
-# ---------------------------------------------------------------- command cores
-
-_DURATION = re.compile(r"^\d+(\.\d+)?\s*[smhdw]$")
+# ---------------------------------------------------------------- command values
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """``--since``: a date (``2026-11-01``), a UTC timestamp, or an age like ``30d``/``2w``."""
-    value = text.strip()
-    if _DURATION.match(value):
-        from backupcheck.config import parse_duration
+@dataclass(frozen=True)
+class TrendResult:
+    """What ``backupcheck trend`` found: the trends of the history at ``history``."""
 
-        try:
-            return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(value))
-        except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
-    try:
-        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        raise UsageError(f"--since: cannot parse {text!r} (write a date like 2026-11-01, "
-                         "a time like 2026-11-01T03:00Z, or an age like 30d)") from None
+    history: Path
+    trends: tuple[Trend, ...]
+    #: the --fail-on-regression threshold the trends were judged with (None: not judged)
+    threshold_pct: float | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return trend_exit_code(self.trends)
 
 
-def _check_format(fmt: str, allowed: Sequence[str]) -> str:
-    if fmt not in allowed:
-        raise UsageError(f"--format: {fmt!r} is not one of {', '.join(allowed)}")
-    return fmt
+@dataclass(frozen=True)
+class HistoryResult:
+    """What ``backupcheck history`` found: runs rows (RUNS_SCHEMA) of the history at
+    ``history``, limited to ``clients`` (all when empty) and drills since ``since``."""
 
-
-def history_command(history: Path, clients: Sequence[str] | None = None,
-                    since: str | None = None, fmt: str = "table") -> tuple[Output, int]:
-    """``backupcheck history``: past drills per client and target. Exit 0 unless it fails."""
-    from backupcheck.report.trend_formats import render_history
-
-    _check_format(fmt, HISTORY_FORMATS)
-    moment = parse_since(since) if since else None
-    runs = HistoryStore(history).read_runs(list(clients) if clients else None, moment)
-    if runs.num_rows == 0 and fmt == "table":
-        return f"{NO_DRILLS} (looked in {history}" + (" for these clients" if clients else "") + \
-            (f" since {moment:%Y-%m-%d %H:%M}Z" if moment else "") + ")", 0
-    return render_history(runs, fmt), 0
-
-
-def trend_command(history: Path, clients: Sequence[str] | None = None, fmt: str = "table",
-                  out: Path | None = None, fail_on_regression: float | None = None,
-                  chart: Path | None = None) -> tuple[Output, int]:
-    """``backupcheck trend``: RTO trends; exit 1 on a regression (when asked) or breach.
-
-    ``out`` receives the rendered output (tables as plain text) and the returned output is
-    then a one-line note; ``chart`` receives a PNG or SVG chart.
-    """
-    from backupcheck.report.trend_formats import plain_text, render_trend
-
-    _check_format(fmt, TREND_FORMATS)
-    if fail_on_regression is not None and not (math.isfinite(fail_on_regression)
-                                               and fail_on_regression >= 0):
-        raise UsageError(f"--fail-on-regression: expected a percentage >= 0, "
-                         f"got {fail_on_regression!r}")
-    if chart is not None and chart.suffix.lower() not in CHART_SUFFIXES:
-        raise UsageError(f"--chart: {chart} must end in .png or .svg")
-    runs = HistoryStore(history).read_runs(list(clients) if clients else None)
-    trends = compute_trends(runs, fail_on_regression)
-    code = trend_exit_code(trends)
-    if chart is not None:
-        from backupcheck.report.chart import render_chart
-
-        render_chart(trends, chart)
-    if not trends and fmt == "table" and out is None:
-        return f"{NO_DRILLS} (looked in {history})", 0
-    rendered = render_trend(trends, fmt, fail_on_regression)
-    if out is None:
-        return rendered, code
-    text = rendered if isinstance(rendered, str) else plain_text(rendered)
-    try:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-    failing = sum(1 for t in trends if t.status is Status.FAIL)
-    note = (f"wrote {out} ({len(trends)} targets, {failing} failing)" if trends
-            else f"wrote {out} ({NO_DRILLS})")
-    return note, code
+    history: Path
+    runs: pa.Table
+    clients: tuple[str, ...] = ()
+    since: datetime | None = None

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from backupcheck import history as history_module
 from backupcheck.errors import HistoryError
 from backupcheck.history import FILES_SCHEMA, RUNS_SCHEMA, HistoryStore
+from backupcheck.history import store as history_module
 from backupcheck.model import (
     ClientResult,
     FileResult,
@@ -229,7 +229,7 @@ def test_interrupted_write_leaves_earlier_history_intact(
     def killed(src: Any, dst: Any) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(history_module.os, "replace", killed)
+    monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(HistoryError, match=r"cannot write history in .*files/client=acme"):
         store.append("r2", T0 + timedelta(weeks=1), drill_report(9999.0), "weekly")
     monkeypatch.undo()
@@ -251,7 +251,7 @@ def test_partial_publish_never_leaves_a_runs_row_without_its_files(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(history_module.os, "replace", fail_on_runs)
+    monkeypatch.setattr(os, "replace", fail_on_runs)
     with pytest.raises(HistoryError, match="no space left on device"):
         store.append("r1", T0, drill_report(), "weekly")
     assert all("/files/" in c for c in calls[:-1])  # files are published first

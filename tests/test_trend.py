@@ -14,18 +14,39 @@ import pytest
 from lxml import etree
 from rich.console import Console
 
+from backupcheck.commands import history as history_commands
+from backupcheck.commands import trend as trend_commands
+from backupcheck.commands.options import parse_since
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
 from backupcheck.model import ClientResult, Finding, RestoreResult, RunReport, Status, TargetResult
 from backupcheck.report.chart import chart_png_bytes, chart_size_pixels, render_chart
+from backupcheck.report.history_formats import history_output
 from backupcheck.report.trend_formats import (
     md,
     plain_text,
     sparkline,
     trend_junit,
     trend_markdown,
+    trend_output,
 )
-from backupcheck.trend import Trend, compute_trends, history_command, parse_since, trend_command
+from backupcheck.trend import Trend, compute_trends
+
+
+def trend_command(history: Path, clients: list[str] | None = None, fmt: str = "table",
+                  out: Path | None = None, fail_on_regression: float | None = None,
+                  chart: Path | None = None) -> tuple[Any, int]:
+    """What ``backupcheck trend`` shows and its exit code: the command, then its renderer."""
+    result = trend_commands.trend_command(history, clients, fmt, fail_on_regression, chart)
+    return trend_output(result, fmt, out, chart), result.exit_code
+
+
+def history_command(history: Path, clients: list[str] | None = None, since: str | None = None,
+                    fmt: str = "table") -> tuple[Any, int]:
+    """What ``backupcheck history`` shows and its exit code, as :func:`trend_command`."""
+    return history_output(history_commands.history_command(history, clients, since, fmt),
+                          fmt), 0
+
 
 T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 HOUR = 3600.0

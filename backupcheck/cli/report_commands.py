@@ -31,9 +31,12 @@ from backupcheck.cli.output import (
     show_progress,
     stdout_console,
 )
+from backupcheck.commands.history import history_command
+from backupcheck.commands.trend import trend_command
+from backupcheck.report.history_formats import history_output
 from backupcheck.report.table import STYLE
 from backupcheck.report.text import visible
-from backupcheck.trend import history_command, trend_command
+from backupcheck.report.trend_formats import trend_output
 
 
 def audit(
@@ -89,9 +92,9 @@ def history(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Past drills per client and target: throughput, estimated full restore vs RTO."""
-    output, code = guarded(lambda: history_command(history_dir, client, since, fmt.value))
-    print_output(output)
-    raise typer.Exit(code)
+    result = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    print_output(guarded(lambda: history_output(result, fmt.value)))
+    raise typer.Exit(0)
 
 
 def trend(
@@ -108,7 +111,8 @@ def trend(
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
-    output, code = guarded(lambda: trend_command(history_dir, client, fmt.value, out,
-                                                 fail_on_regression, chart))
+    result = guarded(lambda: trend_command(history_dir, client, fmt.value,
+                                           fail_on_regression, chart))
+    output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
-    raise typer.Exit(code)
+    raise typer.Exit(result.exit_code)

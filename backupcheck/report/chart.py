@@ -16,7 +16,7 @@ from typing import Any
 
 from backupcheck.errors import UsageError
 from backupcheck.report.text import visible
-from backupcheck.trend import Trend
+from backupcheck.trend import NO_DRILLS, Trend
 
 WIDTH_INCHES = 10.0
 HEIGHT_PER_CLIENT_INCHES = 3.2
@@ -64,7 +64,7 @@ def _figure(trends: Sequence[Trend]) -> Any:
     if not by_client:
         axes = figure.add_subplot()
         axes.set_axis_off()
-        axes.text(0.5, 0.5, "no drills in history", ha="center", va="center", fontsize=14)
+        axes.text(0.5, 0.5, NO_DRILLS, ha="center", va="center", fontsize=14)
         return figure
     subplots = figure.subplots(len(by_client), 1, squeeze=False)[:, 0]
     for axes, (client, items) in zip(subplots, sorted(by_client.items()), strict=True):

@@ -11,10 +11,6 @@ import re
 
 from rich.markup import escape
 
-from backupcheck.units import format_duration, human_bytes
-
-__all__ = ["human_bytes", "human_seconds", "safe", "visible"]
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -30,7 +26,3 @@ def safe(text: object) -> str:
     """Visible and markup-escaped: safe to hand to rich as markup."""
     return escape(visible(text))
 
-
-def human_seconds(seconds: float | None) -> str:
-    """A duration in a report column (the ``table`` style of :func:`format_duration`)."""
-    return format_duration(seconds, "table")

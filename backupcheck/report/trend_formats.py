@@ -1,4 +1,6 @@
-"""Renderers for ``trend`` (table, json, junit, markdown) and ``history`` (table, json).
+"""What ``trend`` shows: the table, json, junit and markdown renderers of its trends, and
+:func:`trend_output`, which also draws the chart (:mod:`backupcheck.report.chart`) and
+writes ``--out``.
 
 Client, target and path names come from configuration and backups and are untrusted: each
 format escapes them its own way (rich: :func:`visible` in ``Text``; XML: ElementTree plus
@@ -8,27 +10,27 @@ removal of characters XML 1.0 cannot hold; markdown: backslash escapes and HTML 
 from __future__ import annotations
 
 import io
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from backupcheck.history import PARTITION
+from backupcheck.clock import as_utc, iso
+from backupcheck.errors import UsageError
 from backupcheck.model import Status
+from backupcheck.report.chart import render_chart
 from backupcheck.report.jsonout import dumps
 from backupcheck.report.table import STYLE, status_text
-from backupcheck.report.text import human_bytes, human_seconds, visible
-from backupcheck.trend import Trend
+from backupcheck.report.text import visible
+from backupcheck.trend import NO_DRILLS, Trend, TrendResult
+from backupcheck.units import format_duration
 
 TREND_SCHEMA = "backupcheck.trend/1"
-HISTORY_SCHEMA = "backupcheck.history/1"
 JUNIT_SUITE = "backupcheck.trend"
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
@@ -50,17 +52,15 @@ def span(seconds: float | None) -> str:
     """A duration for people; negative (an RTO overrun) keeps its sign."""
     if seconds is None:
         return "-"
-    return "-" + human_seconds(-seconds) if seconds < 0 else human_seconds(seconds)
+    if seconds < 0:
+        return "-" + format_duration(-seconds, "table")
+    return format_duration(seconds, "table")
 
 
 def _pct(value: float | None, signed: bool = True) -> str:
     if value is None:
         return "-"
     return f"{value:+.1f}%" if signed else f"{value:.1f}%"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ordered(trends: Sequence[Trend]) -> list[Trend]:
@@ -70,18 +70,20 @@ def _ordered(trends: Sequence[Trend]) -> list[Trend]:
 def reason(trend: Trend) -> str:
     """A sentence with the numbers: why the trend fails (or how it stands)."""
     parts: list[str] = []
+    latest = format_duration(trend.latest, "table")
     if trend.breached and trend.rto_seconds is not None:
-        parts.append(f"estimated full restore {human_seconds(trend.latest)} "
-                     f"({trend.latest:.0f}s) exceeds RTO {human_seconds(trend.rto_seconds)} "
-                     f"({trend.rto_seconds:.0f}s)")
+        rto = format_duration(trend.rto_seconds, "table")
+        parts.append(f"estimated full restore {latest} ({trend.latest:.0f}s) exceeds RTO "
+                     f"{rto} ({trend.rto_seconds:.0f}s)")
     if trend.regressed and trend.median_previous is not None:
+        median = format_duration(trend.median_previous, "table")
         parts.append(f"{trend.change_pct or 0:.1f}% slower than the median "
-                     f"{human_seconds(trend.median_previous)} ({trend.median_previous:.0f}s) "
+                     f"{median} ({trend.median_previous:.0f}s) "
                      f"of {trend.runs - 1} previous runs (threshold {trend.threshold_pct:g}%)")
     if not parts:
         head = (f"headroom {span(trend.headroom_seconds)} to RTO"
                 if trend.headroom_seconds is not None else "no RTO recorded")
-        parts.append(f"estimated full restore {human_seconds(trend.latest)}, {head}")
+        parts.append(f"estimated full restore {latest}, {head}")
     return "; ".join(parts)
 
 
@@ -107,10 +109,10 @@ def trend_table(trends: Sequence[Trend]) -> RenderableType:
         table.add_row(
             Text(visible(t.client)), Text(visible(t.target)), str(t.runs),
             Text(sparkline([v for _, v in t.series]), style=style),
-            Text(human_seconds(t.latest), style="bold red" if t.breached else ""),
-            human_seconds(t.median_previous),
+            Text(format_duration(t.latest, "table"), style="bold red" if t.breached else ""),
+            format_duration(t.median_previous, "table"),
             Text(_pct(t.change_pct), style="bold red" if t.regressed else ""),
-            human_seconds(t.rto_seconds),
+            format_duration(t.rto_seconds, "table"),
             f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, signed=False)})"
             if t.headroom_seconds is not None else "-",
             status)
@@ -142,7 +144,7 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None) -> dict
         "trends": [{
             "client": t.client, "target": t.target, "kind": t.kind, "status": str(t.status),
             "regressed": t.regressed, "breached": t.breached, "runs": t.runs,
-            "latest_started_at": _iso(t.latest_at),
+            "latest_started_at": iso(t.latest_at),
             "latest_estimated_full_restore_seconds": round(t.latest, 3),
             "median_previous_seconds": (None if t.median_previous is None
                                         else round(t.median_previous, 3)),
@@ -153,12 +155,12 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None) -> dict
             "headroom_pct": None if t.headroom_pct is None else round(t.headroom_pct, 3),
             "latest_drill_status": t.latest_drill_status,
             "message": reason(t),
-            "series": [{"started_at": _iso(at), "estimated_full_restore_seconds": round(v, 3)}
+            "series": [{"started_at": iso(at), "estimated_full_restore_seconds": round(v, 3)}
                        for at, v in t.series],
         } for t in trends],
     }
     if not trends:
-        doc["message"] = "no drills in history"
+        doc["message"] = NO_DRILLS
     return doc
 
 
@@ -188,7 +190,7 @@ def trend_junit(trends: Sequence[Trend], threshold_pct: float | None) -> str:
                                               "time": f"{total_time:.3f}"})
     if trends:
         newest = max(t.latest_at for t in trends)
-        suite.set("timestamp", newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        suite.set("timestamp", as_utc(newest).strftime("%Y-%m-%dT%H:%M:%S"))
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", {
         "name": "fail_on_regression_pct",
@@ -204,16 +206,16 @@ def trend_junit(trends: Sequence[Trend], threshold_pct: float | None) -> str:
             failure.text = _xml_chars(_numbers(t))
         out = ET.SubElement(case, "system-out")
         out.text = _xml_chars(f"{reason(t)}\nseries: " + ", ".join(
-            f"{_iso(at)}={v:.0f}s" for at, v in t.series))
+            f"{iso(at)}={v:.0f}s" for at, v in t.series))
     if not trends:
-        ET.SubElement(suite, "system-out").text = "no drills in history"
+        ET.SubElement(suite, "system-out").text = NO_DRILLS
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _numbers(t: Trend) -> str:
     pairs = [("client", visible(t.client)), ("target", visible(t.target)),
-             ("latest_started_at", _iso(t.latest_at)),
+             ("latest_started_at", iso(t.latest_at)),
              ("latest_estimated_full_restore_seconds", f"{t.latest:.3f}"),
              ("median_previous_seconds", "-" if t.median_previous is None
               else f"{t.median_previous:.3f}"),
@@ -243,7 +245,7 @@ def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
     verdict = "❌ FAIL" if failing else "✅ PASS"
     rule = (f", regression threshold {threshold_pct:g}%" if threshold_pct is not None else "")
     if not trends:
-        return "### backupcheck RTO trend\n\n_no drills in history_\n"
+        return f"### backupcheck RTO trend\n\n_{NO_DRILLS}_\n"
     lines = [f"### backupcheck RTO trend: {verdict}", "",
              f"{len(trends)} targets, {failing} failing{rule}.", ""]
     lines += ["| status | client | target | runs | trend | latest | median prev. | change "
@@ -259,9 +261,9 @@ def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
         headroom = (f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, False)})"
                     if t.headroom_seconds is not None else "-")
         cells = [status, md(t.client), md(t.target), str(t.runs),
-                 sparkline([v for _, v in t.series]), human_seconds(t.latest),
-                 human_seconds(t.median_previous), _pct(t.change_pct),
-                 human_seconds(t.rto_seconds), headroom]
+                 sparkline([v for _, v in t.series]), format_duration(t.latest, "table"),
+                 format_duration(t.median_previous, "table"), _pct(t.change_pct),
+                 format_duration(t.rto_seconds, "table"), headroom]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -277,61 +279,26 @@ def render_trend(trends: Sequence[Trend], fmt: str,
     return trend_table(trends)
 
 
-# ---------------------------------------------------------------- history
+def trend_output(result: TrendResult, fmt: str, out: Path | None = None,
+                 chart: Path | None = None) -> RenderableType | str:
+    """What ``backupcheck trend`` shows for ``result`` in ``fmt``, after drawing ``chart``.
 
-HISTORY_COLUMNS = ("run_id", "started_at", PARTITION, "target", "kind", "status", "plan",
-                   "snapshot", "sampled", "verified", "mismatched", "unreadable", "unproven",
-                   "bytes", "seconds", "ttfb_seconds", "throughput_bytes_per_s", "total_bytes",
-                   "total_files", "estimated_full_restore_seconds", "rto_seconds", "coverage",
-                   "estimate_method")
-
-
-def history_document(runs: pa.Table) -> dict[str, Any]:
-    rows = []
-    for row in runs.select(list(HISTORY_COLUMNS)).to_pylist():
-        row["started_at"] = _iso(row["started_at"])
-        rows.append(row)
-    return {"schema": HISTORY_SCHEMA, "runs": rows}
-
-
-def history_table(runs: pa.Table) -> RenderableType:
-    by_client: dict[str, list[dict[str, Any]]] = {}
-    for row in runs.to_pylist():
-        by_client.setdefault(row[PARTITION], []).append(row)
-    tables: list[RenderableType] = []
-    for client, rows in sorted(by_client.items()):
-        table = Table(title=f"{visible(client)} — drill history", title_justify="left")
-        for name in ("date (UTC)", "target", "status", "sampled", "verified", "mismatched",
-                     "unreadable", "throughput", "est. full restore", "RTO", "coverage"):
-            table.add_column(name, justify="left" if name in ("date (UTC)", "target",
-                                                                "status") else "right")
-        for row in sorted(rows, key=lambda r: (r["target"], r["started_at"])):
-            estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
-            over = estimate is not None and rto is not None and rto > 0 and estimate > rto
-            try:
-                status = status_text(Status(row["status"]))
-            except ValueError:
-                status = Text(visible(row["status"] or "-"))
-            throughput = row["throughput_bytes_per_s"]
-            table.add_row(
-                row["started_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-                Text(visible(row["target"])), status, _int(row["sampled"]),
-                _int(row["verified"]),
-                Text(_int(row["mismatched"]), style="bold red" if row["mismatched"] else ""),
-                Text(_int(row["unreadable"]), style="bold red" if row["unreadable"] else ""),
-                f"{human_bytes(throughput)}/s" if throughput is not None else "-",
-                Text(human_seconds(estimate), style="bold red" if over else "green"),
-                human_seconds(rto),
-                f"{row['coverage']:.1%}" if row["coverage"] is not None else "-")
-        tables.append(table)
-    return Group(*tables)
-
-
-def _int(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
-def render_history(runs: pa.Table, fmt: str) -> RenderableType | str:
-    if fmt == "json":
-        return json.dumps(history_document(runs), indent=2, ensure_ascii=False)
-    return history_table(runs)
+    ``out`` receives the rendered output (tables as plain text) and the returned output is
+    then a one-line note.
+    """
+    trends = list(result.trends)
+    if chart is not None:
+        render_chart(trends, chart)
+    if not trends and fmt == "table" and out is None:
+        return f"{NO_DRILLS} (looked in {result.history})"
+    rendered = render_trend(trends, fmt, result.threshold_pct)
+    if out is None:
+        return rendered
+    text = rendered if isinstance(rendered, str) else plain_text(rendered)
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+    failing = sum(1 for t in trends if t.status is Status.FAIL)
+    return (f"wrote {out} ({len(trends)} targets, {failing} failing)" if trends
+            else f"wrote {out} ({NO_DRILLS})")

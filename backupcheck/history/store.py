@@ -1,203 +1,54 @@
-"""The drill history: two Hive-partitioned Parquet datasets under one directory.
+"""The history store: append drills as new Parquet files, compact them, read them back.
 
-Layout (SPEC "Files it writes")::
-
-    HISTORY/runs/client=NAME/RUN_ID.parquet    one row per target per drill
-    HISTORY/files/client=NAME/RUN_ID.parquet   one row per sampled file per drill
-    HISTORY/*/client=NAME/compacted-….parquet  many earlier drills merged into one file
-
-``client`` lives in the directory name only, as Hive, Spark and Athena expect of a
-partition column; every reader that understands Hive partitioning (pyarrow, DuckDB with
-``hive_partitioning=true``, pandas, Spark, Athena) shows it as a column.
-
-Each drill adds new files. A file is written and synced under a hidden temporary name in
-its final directory (``.….parquet.tmp``: readers skip names that start with ``.``, and the
-name does not end in ``.parquet``) and renamed into place, so a drill killed at any moment
-leaves earlier history exactly as it was. Reading costs about a millisecond per file, so a
-client's files are merged once there are more than ``COMPACT_AFTER`` of them: the merged
-file is complete before the files it replaces are removed (see :meth:`HistoryStore.compact`).
+Each file is written through :func:`backupcheck.atomic.atomic_writer` under a hidden
+temporary name in its final directory (``.NAME.parquet.….tmp``: readers skip names that
+start with ``.``, and the name does not end in ``.parquet``) and renamed into place, so a
+drill killed at any moment leaves earlier history exactly as it was. Reading costs about a
+millisecond per file, so a client's files are merged once there are more than
+``COMPACT_AFTER`` of them: the merged file is complete before the files it replaces are
+removed (see :meth:`HistoryStore.compact`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
-import math
-import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from backupcheck import __version__
+from backupcheck.atomic import atomic_writer, sync_dir
+from backupcheck.clock import as_utc
 from backupcheck.errors import HistoryError
+from backupcheck.history.rows import rows_from_report
+from backupcheck.history.schema import (
+    FILES_SCHEMA,
+    KEYS,
+    PARTITION,
+    PARTITIONING,
+    RUNS_SCHEMA,
+    TIMESTAMP,
+    file_schema,
+    partition_dir,
+)
 from backupcheck.model import RunReport
 
 log = logging.getLogger(__name__)
 
-#: the partition column; in the directory name, not inside the files
-PARTITION = "client"
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-#: one row per target per drill, as readers see it (``client`` comes from the directory)
-RUNS_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("started_at", TIMESTAMP),
-    (PARTITION, pa.string()),
-    ("target", pa.string()),
-    ("kind", pa.string()),
-    ("status", pa.string()),
-    ("plan", pa.string()),
-    ("seed", pa.int64()),
-    ("snapshot", pa.string()),
-    ("sampled", pa.int64()),
-    ("verified", pa.int64()),
-    ("mismatched", pa.int64()),
-    ("unreadable", pa.int64()),
-    ("unproven", pa.int64()),
-    ("retries", pa.int64()),
-    ("bytes", pa.int64()),
-    ("seconds", pa.float64()),
-    ("ttfb_seconds", pa.float64()),
-    ("throughput_bytes_per_s", pa.float64()),
-    ("total_bytes", pa.int64()),
-    ("total_files", pa.int64()),
-    ("estimated_full_restore_seconds", pa.float64()),
-    ("rto_seconds", pa.float64()),
-    ("coverage", pa.float64()),
-    ("estimate_method", pa.string()),
-    ("estimate_a_seconds", pa.float64()),
-    ("estimate_b_seconds_per_byte", pa.float64()),
-    #: the whole ``estimate_method`` mapping (method, inputs, formula) as JSON
-    ("estimate_inputs", pa.string()),
-    ("tool_version", pa.string()),
-])
-
-#: one row per sampled file per drill; ``result`` = ok | digest | size | missing | unreadable
-#: | unproven, so coverage counts distinct paths whose result is ``ok``
-FILES_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("started_at", TIMESTAMP),
-    (PARTITION, pa.string()),
-    ("target", pa.string()),
-    ("path", pa.string()),
-    ("size", pa.int64()),
-    ("xxh3_128", pa.string()),
-    ("result", pa.string()),
-    ("bytes", pa.int64()),
-    ("seconds", pa.float64()),
-    ("ttfb_seconds", pa.float64()),
-])
-
-RECORDED_RESULTS = frozenset({"ok", "digest", "size", "missing", "unreadable", "unproven"})
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _REQUIRED = ("run_id", "started_at", PARTITION, "target")
-#: what makes a row unique: a run records each target (and each file of it) once
-_KEYS = {"runs": ("run_id", PARTITION, "target"),
-         "files": ("run_id", PARTITION, "target", "path")}
 #: a partition holding more run files than this is merged into one file after an append
 COMPACT_AFTER = 8
 COMPACTED_PREFIX = "compacted-"
-
-
-def _file_schema(schema: pa.Schema) -> pa.Schema:
-    return schema.remove(schema.get_field_index(PARTITION))
-
-
-_PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def partition_dir(client: str) -> str:
-    """``client=NAME``, the name percent-encoded (pyarrow decodes it; config names are safe)."""
-    if not client:
-        raise HistoryError("history: empty client name")
-    return f"{PARTITION}={quote(client, safe='')}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _estimate_columns(method: Mapping[str, Any]) -> dict[str, Any]:
-    """The restore estimate's method and fit (seconds = a + b*bytes) from ``estimate_method``."""
-    name = method.get("method", method.get("name", ""))
-    a = method.get("a_seconds_per_file", method.get("a_seconds", method.get("a")))
-    return {
-        "estimate_method": str(name) if name is not None else "",
-        "estimate_a_seconds": _number(a),
-        "estimate_b_seconds_per_byte": _number(
-            method.get("b_seconds_per_byte", method.get("b"))),
-        "estimate_inputs": json.dumps(dict(method), sort_keys=True, default=str),
-    }
-
-
-def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
-                     plan_name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """History rows (runs, files) for every target of ``report`` that has a restore."""
-    moment = utc(started_at)
-    runs: list[dict[str, Any]] = []
-    files: list[dict[str, Any]] = []
-    for client in report.clients:
-        for target in client.targets:
-            restore = target.restore
-            if restore is None:
-                continue
-            key = {"run_id": run_id, "started_at": moment, PARTITION: client.client,
-                   "target": target.target}
-            runs.append({
-                **key, "kind": target.kind, "status": str(target.status), "plan": plan_name,
-                "seed": restore.seed, "snapshot": restore.snapshot,
-                "sampled": restore.sampled, "verified": restore.verified,
-                "mismatched": restore.mismatched, "unreadable": restore.unreadable,
-                "unproven": restore.unproven, "retries": restore.retries,
-                "bytes": restore.bytes, "seconds": restore.seconds,
-                "ttfb_seconds": restore.ttfb_seconds,
-                "throughput_bytes_per_s": restore.throughput_bytes_per_s,
-                "total_bytes": restore.total_bytes, "total_files": restore.total_files,
-                # no estimate (nothing could be read) is null, not a 0 s "improvement"
-                "estimated_full_restore_seconds": (restore.estimated_full_restore_seconds
-                                                   if restore.estimate_method else None),
-                "rto_seconds": restore.rto_seconds, "coverage": restore.coverage,
-                **_estimate_columns(restore.estimate_method), "tool_version": __version__,
-            })
-            files.extend(
-                {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,
-                 "result": f.result, "bytes": f.bytes, "seconds": f.seconds,
-                 "ttfb_seconds": f.ttfb_seconds}
-                for f in restore.files if f.result in RECORDED_RESULTS)
-    return runs, files
-
-
-def _sync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # best effort: the rename itself has happened
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -243,6 +94,25 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+@contextlib.contextmanager
+def _parquet_writer(final: Path) -> Iterator[BinaryIO]:
+    """:func:`atomic_writer` for ``final`` in a directory made on demand; any failure to
+    write, sync or rename is a :class:`HistoryError` naming the directory."""
+    directory = final.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(final) as handle:
+            yield handle
+    except OSError as exc:
+        raise HistoryError(f"cannot write history in {directory}: {_describe(exc)} "
+                           "(earlier history is intact)") from exc
+
+
+def _write_table(handle: BinaryIO, table: pa.Table) -> None:
+    pq.write_table(table, handle, compression="zstd")
+    handle.flush()  # every byte is handed over before anything is renamed into place
+
+
 class HistoryStore:
     """The history under ``root``: append drills, read them back with filters pushed down.
 
@@ -274,19 +144,15 @@ class HistoryStore:
         # files before runs: a runs row is the last thing a drill publishes
         tables = [*self._tables(self.files_dir, FILES_SCHEMA, files),
                   *self._tables(self.runs_dir, RUNS_SCHEMA, runs)]
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for final, table in tables:
-                if final.exists():
-                    raise HistoryError(f"cannot write history in {final.parent}: run "
-                                       f"{final.stem!r} is already recorded")
-                staged.append((self._write_temp(final.parent, table), final))
-            for temp, final in staged:
-                self._publish(temp, final)
-        finally:
-            for temp, _ in staged:
-                with contextlib.suppress(OSError):
-                    temp.unlink(missing_ok=True)
+        for final, _ in tables:
+            if final.exists():
+                raise HistoryError(f"cannot write history in {final.parent}: run "
+                                   f"{final.stem!r} is already recorded")
+        with contextlib.ExitStack() as stack:
+            # the stack renames in reverse order of entry: enter the last to publish first;
+            # a failure anywhere removes every temporary file not yet renamed
+            for final, table in reversed(tables):
+                _write_table(stack.enter_context(_parquet_writer(final)), table)
         for directory in sorted({final.parent for final, _ in tables}):
             try:
                 self._compact_partition(directory, COMPACT_AFTER + 1)
@@ -309,38 +175,12 @@ class HistoryStore:
             started = row["started_at"]
             if not isinstance(started, datetime):
                 raise ValueError(f"started_at must be a datetime, not {started!r}")
-            fixed = {**row, "started_at": utc(started)}
+            fixed = {**row, "started_at": as_utc(started)}
             grouped.setdefault((str(row[PARTITION]), run_id), []).append(fixed)
-        file_schema = _file_schema(schema)
+        stored = file_schema(schema)
         return [(base / partition_dir(client) / f"{run_id}.parquet",
-                 pa.Table.from_pylist(group, schema=file_schema))
+                 pa.Table.from_pylist(group, schema=stored))
                 for (client, run_id), group in sorted(grouped.items())]
-
-    @staticmethod
-    def _write_temp(directory: Path, table: pa.Table) -> Path:
-        """``table`` written and synced to a hidden temporary file in ``directory``."""
-        temp = directory / f".{secrets.token_hex(8)}.parquet.tmp"
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with open(temp, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink(missing_ok=True)
-            raise HistoryError(f"cannot write history in {directory}: {_describe(exc)} "
-                               "(earlier history is intact)") from exc
-        return temp
-
-    @staticmethod
-    def _publish(temp: Path, final: Path) -> None:
-        try:
-            os.replace(temp, final)
-            _sync_dir(final.parent)
-        except OSError as exc:
-            raise HistoryError(f"cannot write history in {final.parent}: {_describe(exc)} "
-                               "(earlier history is intact)") from exc
 
     # ------------------------------------------------------------------ compaction
 
@@ -372,23 +212,19 @@ class HistoryStore:
                 return 0
             try:
                 table = ds.dataset(sources, format="parquet",
-                                   schema=_file_schema(schema)).to_table()
+                                   schema=file_schema(schema)).to_table()
             except (OSError, pa.ArrowException) as exc:
                 raise HistoryError(f"cannot compact history in {directory}: {exc}") from exc
-            table = _dedupe(table, [k for k in _KEYS[directory.parent.name] if k != PARTITION])
+            table = _dedupe(table, [k for k in KEYS[directory.parent.name] if k != PARTITION])
             table = table.sort_by([("started_at", "ascending"), ("run_id", "ascending")])
-            temp = self._write_temp(directory, table)
-            try:
-                self._publish(temp, directory / f"{COMPACTED_PREFIX}{secrets.token_hex(8)}"
-                                                ".parquet")
-            finally:
-                with contextlib.suppress(OSError):
-                    temp.unlink(missing_ok=True)
+            merged = directory / f"{COMPACTED_PREFIX}{secrets.token_hex(8)}.parquet"
+            with _parquet_writer(merged) as handle:
+                _write_table(handle, table)
             for source in sources:
                 with contextlib.suppress(FileNotFoundError):
                     source.unlink()
             with contextlib.suppress(OSError):
-                _sync_dir(directory)
+                sync_dir(directory)
         return len(sources)
 
     # ------------------------------------------------------------------ reading
@@ -399,12 +235,13 @@ class HistoryStore:
         if not base.is_dir():
             return wanted.empty_table()
         try:
-            dataset = ds.dataset(base, format="parquet", partitioning=_PARTITIONING,
+            # the default ignore_prefixes (".", "_") skip the writers' temporary files
+            dataset = ds.dataset(base, format="parquet", partitioning=PARTITIONING,
                                  schema=schema)
             table = dataset.to_table(columns=columns, filter=filter_)
         except (OSError, pa.ArrowException) as exc:
             raise HistoryError(f"cannot read history in {base}: {exc}") from exc
-        keys = list(_KEYS[base.name])
+        keys = list(KEYS[base.name])
         # rows twice on disk only after a crash mid-compaction; show them once
         return _dedupe(table, keys) if set(keys) <= set(table.column_names) else table
 
@@ -415,7 +252,7 @@ class HistoryStore:
         if clients:
             parts.append(ds.field(PARTITION).isin(list(clients)))
         if since is not None:
-            parts.append(ds.field("started_at") >= pa.scalar(utc(since), type=TIMESTAMP))
+            parts.append(ds.field("started_at") >= pa.scalar(as_utc(since), type=TIMESTAMP))
         parts.extend(ds.field(name) == value for name, value in equal.items())
         if not parts:
             return None

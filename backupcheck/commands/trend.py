@@ -1,0 +1,34 @@
+"""``trend``: RTO trends of the history, judged for regressions and breaches (rendered and
+charted elsewhere)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from backupcheck.commands.options import check_format
+from backupcheck.errors import UsageError
+from backupcheck.history import HistoryStore
+from backupcheck.trend import CHART_SUFFIXES, TREND_FORMATS, TrendResult, compute_trends
+
+
+def trend_command(history: Path, clients: Sequence[str] | None = None, fmt: str = "table",
+                  fail_on_regression: float | None = None,
+                  chart: Path | None = None) -> TrendResult:
+    """The trends of ``clients`` (all when None); exit 1 on a regression (when asked for
+    with ``fail_on_regression``, a percentage) or an RTO breach.
+
+    ``fmt`` and ``chart`` are only checked here, before anything is read; the renderers use
+    them.
+    """
+    check_format(fmt, TREND_FORMATS)
+    if fail_on_regression is not None and not (math.isfinite(fail_on_regression)
+                                               and fail_on_regression >= 0):
+        raise UsageError(f"--fail-on-regression: expected a percentage >= 0, "
+                         f"got {fail_on_regression!r}")
+    if chart is not None and chart.suffix.lower() not in CHART_SUFFIXES:
+        raise UsageError(f"--chart: {chart} must end in .png or .svg")
+    runs = HistoryStore(history).read_runs(list(clients) if clients else None)
+    return TrendResult(history=history, trends=tuple(compute_trends(runs, fail_on_regression)),
+                       threshold_pct=fail_on_regression)

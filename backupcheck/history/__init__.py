@@ -1,0 +1,37 @@
+"""The drill history: two Hive-partitioned Parquet datasets under one directory.
+
+Layout (SPEC "Files it writes")::
+
+    HISTORY/runs/client=NAME/RUN_ID.parquet    one row per target per drill
+    HISTORY/files/client=NAME/RUN_ID.parquet   one row per sampled file per drill
+    HISTORY/*/client=NAME/compacted-….parquet  many earlier drills merged into one file
+
+``client`` lives in the directory name only, as Hive, Spark and Athena expect of a
+partition column; every reader that understands Hive partitioning (pyarrow, DuckDB with
+``hive_partitioning=true``, pandas, Spark, Athena) shows it as a column.
+
+The parts: :mod:`.schema` (the datasets' shape and partition names), :mod:`.rows` (rows from
+a drill report) and :mod:`.store` (:class:`HistoryStore`: crash-safe appends, compaction,
+reads). This package only re-exports them; none of them imports it back.
+"""
+
+from backupcheck.history.rows import rows_from_report
+from backupcheck.history.schema import (
+    FILES_SCHEMA,
+    PARTITION,
+    RUNS_SCHEMA,
+    TIMESTAMP,
+    partition_dir,
+)
+from backupcheck.history.store import COMPACT_AFTER, HistoryStore
+
+__all__ = [
+    "COMPACT_AFTER",
+    "FILES_SCHEMA",
+    "PARTITION",
+    "RUNS_SCHEMA",
+    "TIMESTAMP",
+    "HistoryStore",
+    "partition_dir",
+    "rows_from_report",
+]

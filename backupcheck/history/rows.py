@@ -1,0 +1,71 @@
+"""History rows from a drill report: one runs row per restored target, one files row per
+sampled file whose outcome is a :class:`backupcheck.model.FileOutcome`."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from backupcheck import __version__
+from backupcheck.clock import as_utc
+from backupcheck.history.schema import PARTITION
+from backupcheck.model import FILE_OUTCOMES, RunReport
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _estimate_columns(method: Mapping[str, Any]) -> dict[str, Any]:
+    """The restore estimate's method and fit (seconds = a + b*bytes) from ``estimate_method``."""
+    name = method.get("method", method.get("name", ""))
+    a = method.get("a_seconds_per_file", method.get("a_seconds", method.get("a")))
+    return {
+        "estimate_method": str(name) if name is not None else "",
+        "estimate_a_seconds": _number(a),
+        "estimate_b_seconds_per_byte": _number(
+            method.get("b_seconds_per_byte", method.get("b"))),
+        "estimate_inputs": json.dumps(dict(method), sort_keys=True, default=str),
+    }
+
+
+def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
+                     plan_name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """History rows (runs, files) for every target of ``report`` that has a restore."""
+    moment = as_utc(started_at)
+    runs: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    for client in report.clients:
+        for target in client.targets:
+            restore = target.restore
+            if restore is None:
+                continue
+            key = {"run_id": run_id, "started_at": moment, PARTITION: client.client,
+                   "target": target.target}
+            runs.append({
+                **key, "kind": target.kind, "status": str(target.status), "plan": plan_name,
+                "seed": restore.seed, "snapshot": restore.snapshot,
+                "sampled": restore.sampled, "verified": restore.verified,
+                "mismatched": restore.mismatched, "unreadable": restore.unreadable,
+                "unproven": restore.unproven, "retries": restore.retries,
+                "bytes": restore.bytes, "seconds": restore.seconds,
+                "ttfb_seconds": restore.ttfb_seconds,
+                "throughput_bytes_per_s": restore.throughput_bytes_per_s,
+                "total_bytes": restore.total_bytes, "total_files": restore.total_files,
+                # no estimate (nothing could be read) is null, not a 0 s "improvement"
+                "estimated_full_restore_seconds": (restore.estimated_full_restore_seconds
+                                                   if restore.estimate_method else None),
+                "rto_seconds": restore.rto_seconds, "coverage": restore.coverage,
+                **_estimate_columns(restore.estimate_method), "tool_version": __version__,
+            })
+            files.extend(
+                {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,
+                 "result": f.result, "bytes": f.bytes, "seconds": f.seconds,
+                 "ttfb_seconds": f.ttfb_seconds}
+                for f in restore.files if f.result in FILE_OUTCOMES)
+    return runs, files

@@ -1,0 +1,92 @@
+"""What ``history`` shows: the past drills per client as tables, or as a JSON document.
+
+Client and target names come from configuration and backups and are untrusted: tables show
+them through :func:`visible`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from backupcheck.clock import as_utc, iso
+from backupcheck.history import PARTITION
+from backupcheck.model import Status
+from backupcheck.report.table import status_text
+from backupcheck.report.text import visible
+from backupcheck.trend import NO_DRILLS, HistoryResult
+from backupcheck.units import format_duration, human_bytes
+
+HISTORY_SCHEMA = "backupcheck.history/1"
+
+HISTORY_COLUMNS = ("run_id", "started_at", PARTITION, "target", "kind", "status", "plan",
+                   "snapshot", "sampled", "verified", "mismatched", "unreadable", "unproven",
+                   "bytes", "seconds", "ttfb_seconds", "throughput_bytes_per_s", "total_bytes",
+                   "total_files", "estimated_full_restore_seconds", "rto_seconds", "coverage",
+                   "estimate_method")
+
+
+def history_document(runs: pa.Table) -> dict[str, Any]:
+    rows = []
+    for row in runs.select(list(HISTORY_COLUMNS)).to_pylist():
+        row["started_at"] = iso(row["started_at"])
+        rows.append(row)
+    return {"schema": HISTORY_SCHEMA, "runs": rows}
+
+
+def history_table(runs: pa.Table) -> RenderableType:
+    by_client: dict[str, list[dict[str, Any]]] = {}
+    for row in runs.to_pylist():
+        by_client.setdefault(row[PARTITION], []).append(row)
+    tables: list[RenderableType] = []
+    for client, rows in sorted(by_client.items()):
+        table = Table(title=f"{visible(client)} — drill history", title_justify="left")
+        for name in ("date (UTC)", "target", "status", "sampled", "verified", "mismatched",
+                     "unreadable", "throughput", "est. full restore", "RTO", "coverage"):
+            table.add_column(name, justify="left" if name in ("date (UTC)", "target",
+                                                                "status") else "right")
+        for row in sorted(rows, key=lambda r: (r["target"], r["started_at"])):
+            estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
+            over = estimate is not None and rto is not None and rto > 0 and estimate > rto
+            try:
+                status = status_text(Status(row["status"]))
+            except ValueError:
+                status = Text(visible(row["status"] or "-"))
+            throughput = row["throughput_bytes_per_s"]
+            table.add_row(
+                as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"),
+                Text(visible(row["target"])), status, _int(row["sampled"]),
+                _int(row["verified"]),
+                Text(_int(row["mismatched"]), style="bold red" if row["mismatched"] else ""),
+                Text(_int(row["unreadable"]), style="bold red" if row["unreadable"] else ""),
+                f"{human_bytes(throughput)}/s" if throughput is not None else "-",
+                Text(format_duration(estimate, "table"), style="bold red" if over else "green"),
+                format_duration(rto, "table"),
+                f"{row['coverage']:.1%}" if row["coverage"] is not None else "-")
+        tables.append(table)
+    return Group(*tables)
+
+
+def _int(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_history(runs: pa.Table, fmt: str) -> RenderableType | str:
+    if fmt == "json":
+        return json.dumps(history_document(runs), indent=2, ensure_ascii=False)
+    return history_table(runs)
+
+
+def history_output(result: HistoryResult, fmt: str) -> RenderableType | str:
+    """What ``backupcheck history`` shows for ``result`` in ``fmt``: a note when an empty
+    history would be an empty table."""
+    if result.runs.num_rows == 0 and fmt == "table":
+        return (f"{NO_DRILLS} (looked in {result.history}"
+                + (" for these clients" if result.clients else "")
+                + (f" since {result.since:%Y-%m-%d %H:%M}Z" if result.since else "") + ")")
+    return render_history(result.runs, fmt)
