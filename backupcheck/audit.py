@@ -35,7 +35,12 @@ from backupcheck.clock import as_utc as utc
 from backupcheck.clock import iso, now_utc
 from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
-from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report
+from backupcheck.history import (
+    RUNS_SCHEMA,
+    HistoryStore,
+    manifest_check_from_row,
+    rows_from_report,
+)
 from backupcheck.model import (
     Client,
     ClientResult,
@@ -217,7 +222,8 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         seconds=float(f.get("seconds") or 0.0), ttfb_seconds=float(f.get("ttfb_seconds") or 0.0),
         result=FileOutcome(str(f.get("result") or "unreadable")),
         xxh3_128=str(f.get("xxh3_128") or ""),
-        expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "")
+        expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "",
+        truth=str(f.get("truth") or ""), detail=str(f.get("note") or ""))
         for f in files]
     problems = tuple(Problem(f.path, f.result, "", f.xxh3_128)  # type: ignore[arg-type]
                      for f in results if f.result in FAILED_RESULTS)
@@ -242,6 +248,7 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         rto_seconds=client.rto_seconds, coverage=number("coverage"), retries=integer("retries"),
         problems=problems, files=tuple(results),
         estimate_method=_method(row, method) if estimate is not None else {},
+        manifest=manifest_check_from_row(row),
     )
 
 

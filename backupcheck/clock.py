@@ -29,3 +29,15 @@ def iso_full(moment: datetime | None) -> str | None:
 def parse_iso(text: str) -> datetime:
     """An ISO-8601 moment (``Z`` or an offset; naive means UTC), in UTC."""
     return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ns(moment: datetime | None) -> int | None:
+    """Nanoseconds since the epoch at microsecond precision (what a datetime holds), exact
+    (no float), or None. restic's nanosecond mtimes arrive here cut to microseconds."""
+    if moment is None:
+        return None
+    delta = as_utc(moment) - _EPOCH
+    return (delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds) * 1000

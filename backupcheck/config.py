@@ -27,7 +27,7 @@ _SECRET_ENV = frozenset(
 
 #: ``500MB``, ``2GiB``, ``2G``, ``4096``: decimal prefixes, or binary ones with ``i``
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])(i)?)?[bB]?")
-_READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?)$")
+_READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: what botocore accepts as a region name (anything else raises deep inside it)
 _REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
@@ -323,8 +323,8 @@ def load_plan(path: Path) -> Plan:
     reader = _Reader(path, text, doc)
     subset: str = reader.get("read_data_subset", str, "2%")
     if subset and not _READ_DATA_SUBSET.match(subset):
-        raise reader.error("read_data_subset", f"expected '' or like 2%, 1/5 or 500M, "
-                           f"got {subset!r}")
+        raise reader.error("read_data_subset", f"expected '' or like 2%, 1/5, 500M or "
+                           f"rotate/12, got {subset!r}")
     snapshot: str = reader.get("snapshot", str, "latest")
     window: float | None = None
     if snapshot.startswith("random-within:"):

@@ -198,7 +198,30 @@ class FileResult:
     expected_xxh3_128: str = ""
     truth: str = ""  # where the expected digest came from: manifest | metadata | source | ""
     retries: int = 0
+    #: why a file failed, or why it is unproven (which ground truth was missing or stale)
     detail: str = ""
+    #: what the file was in the backup (restic: mtime; S3: mtime and object version): the
+    #: history's coverage counts a file only while these are unchanged
+    mtime_ns: int | None = None
+    version_id: str = ""
+
+
+@dataclass(frozen=True)
+class ManifestCheck:
+    """The target's manifest held against the backup's whole listing (no restore needed)."""
+
+    location: str = ""  # the manifest used ("" = none configured)
+    #: "wrong": it matches none of the backup's files; "unavailable": missing or unreadable
+    problem: Literal["", "wrong", "unavailable"] = ""
+    detail: str = ""  # the one-line reason of a problem
+    missing: int = 0  # manifest files absent from the backup
+    size_differs: int = 0  # S3: objects whose listed size is not the manifest's
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "problem": self.problem, "detail": self.detail,
+                "missing": self.missing, "size_differs": self.size_differs,
+                **dict(self.evidence)}
 
 
 @dataclass(frozen=True)
@@ -223,6 +246,7 @@ class RestoreResult:
     problems: tuple[Problem, ...]
     files: tuple[FileResult, ...]
     estimate_method: Mapping[str, Any] = field(default_factory=dict)
+    manifest: ManifestCheck = field(default_factory=ManifestCheck)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -243,6 +267,8 @@ class RestoreResult:
             "snapshot": self.snapshot,
             "coverage": round(self.coverage, 6),
             "retries": self.retries,
+            "missing": self.manifest.missing,
+            "manifest": self.manifest.to_json(),
             "estimate_method": dict(self.estimate_method),
             "problems": [p.to_json() for p in self.problems],
             "files": [
@@ -256,6 +282,7 @@ class RestoreResult:
                     "xxh3_128": f.xxh3_128,
                     "expected_xxh3_128": f.expected_xxh3_128,
                     "truth": f.truth,
+                    "note": f.detail,
                     "retries": f.retries,
                 }
                 for f in self.files

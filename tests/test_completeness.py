@@ -46,7 +46,7 @@ def test_restic_files_the_backup_excluded_are_missing(tmp_path: Path) -> None:
     doc = result.json()
     sample = check_of(doc, "fs1", "restore.sample")
     assert sample["status"] == "fail"
-    assert "10 files the manifest lists are missing from the backup" in sample["message"]
+    assert "10 of the manifest's 30 files are missing from the backup" in sample["message"]
     evidence = sample["evidence"]["manifest"]
     assert evidence["location"] == str(manifest)
     assert evidence["manifest_files"] == 30 and evidence["backup_files"] == 20
@@ -93,7 +93,7 @@ def test_s3_deleted_and_never_uploaded_objects_are_missing(tmp_path: Path,
     doc = result.json()
     sample = check_of(doc, "nas", "restore.sample")
     assert sample["status"] == "fail"
-    assert "3 files the manifest lists are missing from the backup" in sample["message"]
+    assert "3 of the manifest's 15 files are missing from the backup" in sample["message"]
     assert sample["evidence"]["manifest"]["missing"] == 3
     missing = {p["path"] for p in restore_of(doc, "nas")["problems"] if p["reason"] == "missing"}
     assert missing == {*never, "docs/f11.bin"}

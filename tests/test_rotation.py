@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from backupcheck.rotation import SliceRead, next_rotation, rotation_slices
 
 from backupcheck.config import load_plan
 from backupcheck.errors import ConfigError
 from backupcheck.history import HistoryStore
+from backupcheck.rotation import SliceRead, next_rotation, rotation_slices
 from tests.conftest import run_cli
 from tests.drill_helpers import (
     check_of,

@@ -51,6 +51,8 @@ class CatalogEntry:
     locator: str
     #: digest the storage itself carries (S3 ``x-amz-meta-xxh3-128``), if any
     stored_digest: str = ""
+    #: S3: the object version (what coverage keys on beside path, size and mtime); else ""
+    version_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class Catalog:
     total_files: int
     total_bytes: int
     entries: list[CatalogEntry] = field(default_factory=list)
+    #: paths of the backup's symlinks (restic), held against a manifest's symlink rows; None
+    #: when the storage keeps no symlinks (S3), so those rows are not judged
+    links: frozenset[str] | None = None
 
 
 class ByteStream(Protocol):

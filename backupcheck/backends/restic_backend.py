@@ -30,6 +30,7 @@ from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import Client, InventorySummary, Plan, ResticTarget
+from backupcheck.rotation import rotation_slices
 
 ENCRYPTION = "restic (AES-256-CTR + Poly1305)"
 #: inventory only counts keys: never pay a key derivation per key for details
@@ -143,8 +144,11 @@ class ResticBackend:
             details_above=self.client.policy.max_restic_keys))
         snapshots = self._attempt(errors, ("restic.freshness", "restic.snapshots"),
                                   self._snapshots)
+        subset = plan.read_data_subset
+        if (slices := rotation_slices(subset)) is not None:
+            subset = f"1/{slices}"  # the caller resolves the slice; restic never sees rotate/
         integrity = self._attempt(errors, ("restic.integrity",),
-                                  lambda: self.restic.check(plan.read_data_subset))
+                                  lambda: self.restic.check(subset))
         return ResticFacts(
             policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
             location=self.restic.location, restic_version=version, config=config,
@@ -205,14 +209,18 @@ class ResticBackend:
         if not snapshots:
             return Catalog(backup_id="", backup_time=None, total_files=0, total_bytes=0)
         chosen = self.choose_snapshot(snapshots, plan, seed, now)
-        entries = [
-            CatalogEntry(path=relative_path(node.path, chosen.paths), size=node.size or 0,
-                         mtime=node.mtime, locator=node.path)
-            for node in self.restic.ls(chosen.id) if node.type == "file"
-        ]
+        entries: list[CatalogEntry] = []
+        links: set[str] = set()
+        for node in self.restic.ls(chosen.id):
+            if node.type == "file":
+                entries.append(CatalogEntry(path=relative_path(node.path, chosen.paths),
+                                            size=node.size or 0, mtime=node.mtime,
+                                            locator=node.path))
+            elif node.type == "symlink":
+                links.add(relative_path(node.path, chosen.paths))
         return Catalog(backup_id=chosen.short_id, backup_time=chosen.time,
                        total_files=len(entries), total_bytes=sum(e.size for e in entries),
-                       entries=entries)
+                       entries=entries, links=frozenset(links))
 
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)

@@ -10,6 +10,7 @@ from typing import Any
 from backupcheck.backends.restic_output import CheckOutcome, Keys, RepoConfig, Snapshot
 from backupcheck.backends.s3 import BucketSettings
 from backupcheck.model import Policy
+from backupcheck.rotation import Rotation
 
 
 @dataclass(frozen=True)
@@ -39,5 +40,7 @@ class ResticFacts:
     snapshots: Sequence[Snapshot] = ()
     filters: Mapping[str, Any] = field(default_factory=dict)
     integrity: CheckOutcome | None = None
+    #: ``read_data_subset = "rotate/N"``: which slice ``integrity`` read, and the cycle
+    rotation: Rotation | None = None
     #: check id -> why its facts could not be fetched
     errors: Mapping[str, str] = field(default_factory=dict)

@@ -101,7 +101,8 @@ class S3Backend:
             if version.key.endswith("/") and version.size == 0:
                 continue  # a "folder" placeholder, not a backup file
             entries.append(CatalogEntry(path=version.key[len(prefix):], size=version.size,
-                                        mtime=version.last_modified, locator=version.version_id))
+                                        mtime=version.last_modified, locator=version.version_id,
+                                        version_id=version.version_id))
             newest = max(newest, version.last_modified) if newest else version.last_modified
         return Catalog(backup_id="current versions", backup_time=newest,
                        total_files=len(entries), total_bytes=sum(e.size for e in entries),

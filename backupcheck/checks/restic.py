@@ -147,15 +147,22 @@ def integrity(facts: ResticFacts) -> Finding:
     assert outcome is not None
     scope = (f"structure and {outcome.read_data_subset} of the data"
              if outcome.read_data_subset else "structure only")
-    evidence = {"repository": facts.location, "read_data_subset": outcome.read_data_subset,
-                "scope": scope, "exit_code": outcome.exit_code,
-                "errors": list(outcome.errors), "error_count": outcome.error_count,
-                "seconds": outcome.seconds}
+    evidence: dict[str, Any] = {
+        "repository": facts.location, "read_data_subset": outcome.read_data_subset,
+        "scope": scope, "exit_code": outcome.exit_code, "errors": list(outcome.errors),
+        "error_count": outcome.error_count, "seconds": outcome.seconds}
+    cycle = ""
+    if facts.rotation is not None:
+        rotation = facts.rotation
+        evidence["rotation"] = rotation.evidence()
+        scope = f"structure and slice {rotation.slice} of {rotation.of} of the data"
+        cycle = f"; {rotation.cycle()}"
     if not outcome.ok:
         first = outcome.errors[0] if outcome.errors else "restic check failed"
         return finding(check_id, Status.FAIL, f"restic check ({scope}) reports "
-                       f"{outcome.error_count} error(s): {first}", evidence)
-    return finding(check_id, Status.PASS, f"restic check ({scope}): no errors", evidence)
+                       f"{outcome.error_count} error(s): {first}{cycle}", evidence)
+    return finding(check_id, Status.PASS, f"restic check ({scope}): no errors{cycle}",
+                   evidence)
 
 
 def run_all(facts: ResticFacts) -> list[Finding]:

@@ -20,22 +20,28 @@ from rich.progress import (
 
 from backupcheck.cli.options import Format, FormatOpt
 from backupcheck.cli.output import guarded, show_progress, stderr_console, stdout_console
+from backupcheck.clock import now_utc
 from backupcheck.manifest.build import build_manifest
+from backupcheck.manifest.series import series_path, wants_series
 from backupcheck.report.text import visible
 
 
 def manifest_build(
     path: Annotated[Path, typer.Argument(help="Directory tree to hash (the backed-up root).")],
-    out: Annotated[Path, typer.Option("--out", help="Manifest Parquet file to write.")],
+    out: Annotated[str, typer.Option("--out", help="Manifest Parquet file to write; DIR/ (or "
+                                     "an existing directory) writes DIR/YYYYMMDDTHHMMSSZ"
+                                     ".parquet, one manifest per backup.")],
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Hashing processes "
                                                 "(default: the usable CPUs).")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Hash a tree with xxh3-128 into a manifest: the ground truth a later drill compares with."""
     enabled = show_progress(fmt)
+    # the trailing slash is the user's word for "a directory": read it before Path drops it
+    target = series_path(Path(out), now_utc()) if wants_series(out) else Path(out)
 
     def run(progress: Callable[[int, int], None] | None) -> Any:
-        return build_manifest(path, out, workers=workers, progress=progress)
+        return build_manifest(path, target, workers=workers, progress=progress)
 
     if enabled:
         with Progress(TextColumn("hashing {task.fields[files]} files"), BarColumn(),

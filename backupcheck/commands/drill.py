@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from backupcheck.backends.base import Backend
 from backupcheck.checks.registry import finding
 from backupcheck.clock import now_utc, parse_iso
+from backupcheck.commands.policy import policy_facts
 from backupcheck.engine import Progress, run_targets
-from backupcheck.errors import BackupcheckError, ConfigError
+from backupcheck.errors import BackupcheckError
 from backupcheck.kinds import kind_of
 from backupcheck.model import Client, RunReport, Status, Target, TargetResult
 from backupcheck.restore.drill import DrillOptions, new_run_id, restore_target, target_seed
+from backupcheck.rotation import SliceRead
 
 __all__ = ["DrillOptions", "drill", "new_run_id", "record_history"]
 
@@ -25,12 +27,16 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
     moment = options.now or now_utc()
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
-        checks = kind_of(target).run_checks(backend.policy_facts(options.plan, moment))
+        history = options.history
+        reads = None if history is None else (
+            lambda: [SliceRead(*r) for r in history.data_slices(client.name, target.name)])
+        facts = policy_facts(backend, target, options.plan, moment, reads)
+        checks = kind_of(target).run_checks(facts)
         seed = target_seed(options, moment, client.name, target.name)
         try:
+            # a missing or malformed manifest is the restore.sample verdict of this target
+            # (error), not an exception: every other target and client still runs
             restore, findings = restore_target(client, target, backend, options, seed, moment)
-        except ConfigError:
-            raise  # a malformed manifest is bad configuration: exit 2, not a target error
         except BackupcheckError as exc:
             message = f"restore drill not run: {exc}"
             return TargetResult(target.name, target.kind, (

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from backupcheck.backends.base import Backend
 from backupcheck.clock import now_utc
+from backupcheck.commands.policy import policy_facts
 from backupcheck.engine import Progress, run_targets
 from backupcheck.kinds import kind_of
 from backupcheck.model import Client, Plan, RunReport, Target, TargetResult
@@ -17,7 +18,7 @@ def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None =
     moment = now or now_utc()
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
-        facts = backend.policy_facts(plan, moment)
+        facts = policy_facts(backend, target, plan, moment)
         return TargetResult(target.name, target.kind, tuple(kind_of(target).run_checks(facts)))
 
     return run_targets("verify", clients, work, progress=progress)

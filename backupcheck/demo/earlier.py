@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,9 +42,16 @@ class EarlierHistory:
     verified: dict[tuple[str, str], list[list[str]]]
     #: (client, target) -> path -> (size, xxh3-128)
     files: dict[tuple[str, str], dict[str, tuple[int, str]]]
+    #: (client, target) -> path -> (mtime_ns, version id): what the earlier drills verified
+    identity: dict[tuple[str, str], dict[str, tuple[int | None, str]]] = field(
+        default_factory=dict)
 
-    def verified_paths(self, client: str, target: str) -> set[str]:
-        return {p for run in self.verified.get((client, target), []) for p in run}
+    def verified_files(self, client: str, target: str
+                       ) -> set[tuple[str, int, int | None, str]]:
+        key = (client, target)
+        files, identity = self.files.get(key, {}), self.identity.get(key, {})
+        return {(p, files[p][0], *identity.get(p, (None, "")))
+                for run in self.verified.get(key, []) for p in run}
 
 
 def plan_earlier(targets: Sequence[BuiltTarget], plan: Plan, now: datetime) -> EarlierHistory:
@@ -53,9 +60,11 @@ def plan_earlier(targets: Sequence[BuiltTarget], plan: Plan, now: datetime) -> E
               for moment in (now - timedelta(weeks=week) for week in range(WEEKS, 0, -1))]
     verified: dict[tuple[str, str], list[list[str]]] = {}
     files: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
+    identity: dict[tuple[str, str], dict[str, tuple[int | None, str]]] = {}
     for built in targets:
         key = (built.client, built.target)
         files[key] = dict(built.files)
+        identity[key] = dict(built.identity)
         rng = random.Random(f"{built.client}/{built.target}")
         seen: set[str] = set()
         runs: list[list[str]] = []
@@ -72,7 +81,7 @@ def plan_earlier(targets: Sequence[BuiltTarget], plan: Plan, now: datetime) -> E
             seen.update(chosen)
             runs.append(chosen)
         verified[key] = runs
-    return EarlierHistory(drills, verified, files)
+    return EarlierHistory(drills, verified, files, identity)
 
 
 class SeenByTodaysDrill:
@@ -82,8 +91,12 @@ class SeenByTodaysDrill:
     def __init__(self, earlier: EarlierHistory, store: Any) -> None:
         self.earlier, self.store = earlier, store
 
-    def verified_paths(self, client: str, target: str) -> set[str]:
-        return self.earlier.verified_paths(client, target)
+    def verified_files(self, client: str, target: str
+                       ) -> set[tuple[str, int, int | None, str]]:
+        return self.earlier.verified_files(client, target)
+
+    def data_slices(self, client: str, target: str) -> list[tuple[datetime, int, int]]:
+        return []  # the demo's plan reads a percentage, not a rotation
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,
                plan_name: str) -> None:
@@ -137,10 +150,12 @@ def earlier_rows(earlier: EarlierHistory, report: RunReport, plan: Plan
                     "estimate_method": "simulated earlier drill", "estimate_inputs": SIMULATED,
                     "tool_version": __version__,
                 })
+                identity = earlier.identity.get(key, {})
                 files.extend({
                     **row_key, "path": path, "size": catalog[path][0],
                     "xxh3_128": catalog[path][1], "result": "ok", "bytes": catalog[path][0],
                     "seconds": catalog[path][0] / throughput if throughput else 0.0,
-                    "ttfb_seconds": ttfb,
+                    "ttfb_seconds": ttfb, "mtime_ns": identity.get(path, (None, ""))[0],
+                    "version_id": identity.get(path, (None, ""))[1] or None,
                 } for path in paths)
     return runs, files

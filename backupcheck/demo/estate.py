@@ -125,6 +125,8 @@ class BuiltTarget:
     kind: str
     #: the backed-up files as the current backup holds them: path -> (size, xxh3-128)
     files: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: what identifies each file's content there: path -> (mtime_ns, S3 version id or "")
+    identity: dict[str, tuple[int | None, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,14 +147,14 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _manifest_rows(path: Path) -> dict[str, tuple[int, str]]:
-    manifest = load_manifest(str(path), base_dir=None)
+def _manifest_rows(path: Path) -> tuple[dict[str, tuple[int, str]], dict[str, int]]:
+    """path -> (size, xxh3-128), and path -> mtime_ns at the microseconds a snapshot keeps."""
     rows: dict[str, tuple[int, str]] = {}
-    for name in manifest:
-        entry = manifest.lookup(name)
-        if entry is not None:
-            rows[name] = (entry.size, entry.xxh3_128)
-    return rows
+    mtimes: dict[str, int] = {}
+    for name, entry in load_manifest(str(path), base_dir=None).entries():
+        rows[name] = (entry.size, entry.xxh3_128)
+        mtimes[name] = entry.mtime_ns // 1000 * 1000
+    return rows, mtimes
 
 
 def _upload_order(specs: Sequence[FileSpec]) -> list[FileSpec]:
@@ -179,16 +181,17 @@ class _Builder:
         self._check_stop()
         manifest = self.layout.manifests / f"{target}.parquet"
         build_manifest(root, manifest, workers=1)
-        rows = _manifest_rows(manifest)
+        rows, _ = _manifest_rows(manifest)
         digests = {path: digest for path, (_, digest) in rows.items()}
-        upload_files(self.s3, bucket, prefix, root, _upload_order(specs),
-                     digests if metadata else None, self.stop)
+        versions = upload_files(self.s3, bucket, prefix, root, _upload_order(specs),
+                                digests if metadata else None, self.stop)
         if manifest_key is not None:
             # the ground truth is kept in the locked bucket itself, not on this machine
             self.s3.put_object(Bucket=bucket, Key=manifest_key, Body=manifest.read_bytes())
             manifest.unlink()
         self.notify(f"{client}: {len(specs)} objects in s3://{bucket}/{prefix}")
-        return BuiltTarget(client, target, "s3", rows)
+        return BuiltTarget(client, target, "s3", rows,
+                           {path: (None, version) for path, version in versions.items()})
 
     def restic_target(self, client: str, target: str, repo: ResticRepo, host: str,
                       specs: Sequence[FileSpec]) -> BuiltTarget:
@@ -207,7 +210,9 @@ class _Builder:
         build_manifest(root, manifest, workers=1)
         self.notify(f"{client}: {len(self.backup_times)} restic snapshots of {host} in "
                     f"{repo.repository}")
-        return BuiltTarget(client, target, "restic", _manifest_rows(manifest))
+        rows, mtimes = _manifest_rows(manifest)
+        return BuiltTarget(client, target, "restic", rows,
+                           {path: (mtime, "") for path, mtime in mtimes.items()})
 
     def _check_stop(self) -> None:
         if self.stop.is_set():

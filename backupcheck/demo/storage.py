@@ -90,25 +90,26 @@ class Interrupted(DemoError):
 
 def upload_files(s3: Any, bucket: str, prefix: str, root: Path, specs: Sequence[FileSpec],
                  digests: Mapping[str, str] | None, stop: threading.Event | None = None
-                 ) -> None:
+                 ) -> dict[str, str]:
     """Upload ``root/<path>`` in order (the last is the newest object); digests as metadata.
-
-    Raises Interrupted once ``stop`` is set.
+    Returns each path's object version id. Raises Interrupted once ``stop`` is set.
     """
-    def put(spec: FileSpec) -> None:
+    def put(spec: FileSpec) -> tuple[str, str]:
         if stop is not None and stop.is_set():
             raise Interrupted("interrupted")
         extra: dict[str, Any] = {}
         if digests is not None:
             extra["Metadata"] = {"xxh3-128": digests[spec.path]}
-        s3.put_object(Bucket=bucket, Key=prefix + spec.path,
-                      Body=(root / spec.path).read_bytes(), **extra)
+        answer = s3.put_object(Bucket=bucket, Key=prefix + spec.path,
+                               Body=(root / spec.path).read_bytes(), **extra)
+        return spec.path, str(answer.get("VersionId") or "")
 
     # all but the last in parallel, then the last alone, so it is the newest object
     with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
-        list(pool.map(put, specs[:-1]))
+        versions = dict(pool.map(put, specs[:-1]))
     if specs:
-        put(specs[-1])
+        versions.update([put(specs[-1])])
+    return versions
 
 
 # ---------------------------------------------------------------- restic

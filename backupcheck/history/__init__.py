@@ -15,7 +15,7 @@ a drill report) and :mod:`.store` (:class:`HistoryStore`: crash-safe appends, co
 reads). This package only re-exports them; none of them imports it back.
 """
 
-from backupcheck.history.rows import rows_from_report
+from backupcheck.history.rows import manifest_check_from_row, rows_from_report
 from backupcheck.history.schema import (
     FILES_SCHEMA,
     PARTITION,
@@ -32,6 +32,7 @@ __all__ = [
     "RUNS_SCHEMA",
     "TIMESTAMP",
     "HistoryStore",
+    "manifest_check_from_row",
     "partition_dir",
     "rows_from_report",
 ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from backupcheck import __version__
 from backupcheck.clock import as_utc
 from backupcheck.history.schema import PARTITION
-from backupcheck.model import FILE_OUTCOMES, RunReport
+from backupcheck.model import FILE_OUTCOMES, Finding, ManifestCheck, RunReport, Status
 
 
 def _number(value: Any) -> float | None:
@@ -32,6 +32,18 @@ def _estimate_columns(method: Mapping[str, Any]) -> dict[str, Any]:
             method.get("b_seconds_per_byte", method.get("b"))),
         "estimate_inputs": json.dumps(dict(method), sort_keys=True, default=str),
     }
+
+
+def _slice_columns(checks: Sequence[Finding]) -> dict[str, Any]:
+    """The data slice ``restic check`` read this drill (``rotate/N``), from its finding; a
+    check that could not run read nothing, so the rotation does not advance past it."""
+    for check in checks:
+        rotation = check.evidence.get("rotation")
+        if check.id == "restic.integrity" and isinstance(rotation, Mapping) \
+                and check.status is not Status.ERROR:
+            return {"read_data_slice": rotation.get("slice"),
+                    "read_data_slices": rotation.get("of")}
+    return {}
 
 
 def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
@@ -62,10 +74,28 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                                                    if restore.estimate_method else None),
                 "rto_seconds": restore.rto_seconds, "coverage": restore.coverage,
                 **_estimate_columns(restore.estimate_method), "tool_version": __version__,
+                "manifest": restore.manifest.location,
+                "manifest_problem": restore.manifest.problem,
+                "manifest_detail": restore.manifest.detail,
+                "missing": restore.manifest.missing,
+                "size_differs": restore.manifest.size_differs,
+                **_slice_columns(target.checks),
             })
             files.extend(
                 {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,
                  "result": f.result, "bytes": f.bytes, "seconds": f.seconds,
-                 "ttfb_seconds": f.ttfb_seconds}
+                 "ttfb_seconds": f.ttfb_seconds, "mtime_ns": f.mtime_ns,
+                 "version_id": f.version_id or None, "truth": f.truth or None,
+                 "note": f.detail or None}
                 for f in restore.files if f.result in FILE_OUTCOMES)
     return runs, files
+
+
+def manifest_check_from_row(row: Mapping[str, Any]) -> ManifestCheck:
+    """The manifest check a runs row recorded (empty for rows from before it was kept)."""
+    problem = str(row.get("manifest_problem") or "")
+    return ManifestCheck(
+        location=str(row.get("manifest") or ""),
+        problem=problem if problem in ("wrong", "unavailable") else "",  # type: ignore[arg-type]
+        detail=str(row.get("manifest_detail") or ""), missing=int(row.get("missing") or 0),
+        size_differs=int(row.get("size_differs") or 0))

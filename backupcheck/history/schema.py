@@ -49,11 +49,22 @@ RUNS_SCHEMA = pa.schema([
     #: the whole ``estimate_method`` mapping (method, inputs, formula) as JSON
     ("estimate_inputs", pa.string()),
     ("tool_version", pa.string()),
+    #: the manifest used ("" none), its problem ("" | wrong | unavailable) and its words
+    ("manifest", pa.string()),
+    ("manifest_problem", pa.string()),
+    ("manifest_detail", pa.string()),
+    #: manifest files absent from the backup; S3 objects whose listed size is not the row's
+    ("missing", pa.int64()),
+    ("size_differs", pa.int64()),
+    #: ``read_data_subset = "rotate/N"``: the slice ``restic check`` read (null: none)
+    ("read_data_slice", pa.int64()),
+    ("read_data_slices", pa.int64()),
 ])
 
 #: one row per sampled file per drill; ``result`` is a :class:`backupcheck.model.FileOutcome`
-#: value (ok | digest | size | missing | unreadable | unproven), so coverage counts distinct
-#: paths whose result is ``ok``
+#: value (ok | digest | size | missing | unreadable | unproven). Coverage counts a file whose
+#: result is ``ok`` while its path, size, ``mtime_ns`` and ``version_id`` are unchanged; rows
+#: written before those columns existed (both null) prove nothing about today's content
 FILES_SCHEMA = pa.schema([
     ("run_id", pa.string()),
     ("started_at", TIMESTAMP),
@@ -66,6 +77,10 @@ FILES_SCHEMA = pa.schema([
     ("bytes", pa.int64()),
     ("seconds", pa.float64()),
     ("ttfb_seconds", pa.float64()),
+    ("mtime_ns", pa.int64()),
+    ("version_id", pa.string()),
+    ("truth", pa.string()),
+    ("note", pa.string()),
 ])
 
 #: the directory of each dataset under the history root, and what makes one of its rows

@@ -280,6 +280,35 @@ class HistoryStore:
                            columns=["path"])
         return {p for p in table.column("path").to_pylist() if p is not None}
 
+    def verified_files(self, client: str, target: str
+                       ) -> set[tuple[str, int, int | None, str]]:
+        """What each file of ``client``/``target`` was when some drill proved it right:
+        ``(path, size, mtime_ns, version_id or "")``. Rows older than those columns (both
+        null) are left out: they cannot say whether the file changed since."""
+        table = self._read(self.files_dir, FILES_SCHEMA,
+                           self._filter([client], None, target=target, result="ok"),
+                           columns=["path", "size", "mtime_ns", "version_id"])
+        found: set[tuple[str, int, int | None, str]] = set()
+        for row in table.to_pylist():
+            if row["path"] is None or row["size"] is None:
+                continue
+            if row["mtime_ns"] is None and not row["version_id"]:
+                continue
+            found.add((row["path"], row["size"], row["mtime_ns"], row["version_id"] or ""))
+        return found
+
+    def data_slices(self, client: str, target: str) -> list[tuple[datetime, int, int]]:
+        """``(started_at, slice, of)`` of each recorded drill of ``client``/``target`` that
+        checked a ``rotate/N`` slice of the data, oldest first."""
+        table = self._read(self.runs_dir, RUNS_SCHEMA, self._filter([client], None,
+                                                                     target=target),
+                           columns=["started_at", "read_data_slice", "read_data_slices"])
+        reads = [(as_utc(r["started_at"]), int(r["read_data_slice"]),
+                  int(r["read_data_slices"]))
+                 for r in table.to_pylist()
+                 if r["read_data_slice"] is not None and r["read_data_slices"] is not None]
+        return sorted(reads)
+
     def latest_run(self, client: str) -> list[dict[str, Any]]:
         """The rows (one per target) of ``client``'s most recent drill; empty when none."""
         runs = self.read_runs([client])

@@ -76,3 +76,8 @@ class Manifest:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
+
+    def entries(self) -> Iterator[tuple[str, ManifestEntry]]:
+        """Every row, in the manifest's order."""
+        for path, row in self._rows.items():
+            yield path, ManifestEntry(*row)

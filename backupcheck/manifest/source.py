@@ -17,6 +17,16 @@ from backupcheck.backends.s3guard import make_s3_client
 from backupcheck.errors import ConfigError, TargetUnavailable
 
 
+class ManifestNotFound(ConfigError):
+    """Nothing where a target's ``manifest`` points. Bad configuration on its own (exit 2);
+    a drill makes it ``error`` for that target's ``restore.sample`` alone."""
+
+    def __init__(self, where: str, message: str, what: str) -> None:
+        super().__init__(where, message)
+        #: what was not found, for a finding's message ("manifest not found: WHAT")
+        self.what = what
+
+
 @dataclass(frozen=True)
 class ManifestSource:
     """A manifest found: the name its errors carry, and what to read it from."""
@@ -31,8 +41,8 @@ def locate_manifest(location: str, *, base_dir: Path | None,
     """Find the manifest ``location`` names, fetching it when it is on S3.
 
     A relative local path is resolved against ``base_dir`` (the targets directory). A missing
-    file or object raises :class:`ConfigError`; an S3 object that cannot be fetched (denied,
-    unreachable) raises :class:`TargetUnavailable`.
+    file or object raises :class:`ManifestNotFound` (a :class:`ConfigError`); an S3 object
+    that cannot be fetched (denied, unreachable) raises :class:`TargetUnavailable`.
     """
     if location.startswith("s3://"):
         return ManifestSource(location, _fetch_s3(location, s3_client_factory))
@@ -41,7 +51,7 @@ def locate_manifest(location: str, *, base_dir: Path | None,
         path = base_dir / path
     where = str(path)
     if not path.is_file():
-        raise ConfigError(where, "manifest file not found")
+        raise ManifestNotFound(where, "manifest file not found", where)
     return ManifestSource(where, where)
 
 
@@ -60,7 +70,8 @@ def _fetch_s3(location: str, factory: Callable[[], Any] | None) -> bytes:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
-            raise ConfigError(location, f"manifest object not found ({code})") from exc
+            raise ManifestNotFound(location, f"manifest object not found ({code})",
+                                   f"{location} ({code})") from exc
         raise TargetUnavailable(f"{location}: cannot fetch manifest: {code or exc}") from exc
     except BotoCoreError as exc:
         raise TargetUnavailable(f"{location}: cannot fetch manifest: {exc}") from exc

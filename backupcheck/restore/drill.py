@@ -12,12 +12,13 @@ import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from backupcheck.backends.base import Backend, Catalog, CatalogEntry
-from backupcheck.checks.registry import finding
+from backupcheck.clock import epoch_ns
 from backupcheck.engine import seed_for
 from backupcheck.errors import BackupcheckError
 from backupcheck.model import (
@@ -29,20 +30,30 @@ from backupcheck.model import (
     Problem,
     RestoreResult,
     RunReport,
-    Status,
     Target,
 )
+from backupcheck.restore.completeness import check_manifest
 from backupcheck.restore.estimate import estimate_full_restore
 from backupcheck.restore.sampler import choose_sample
 from backupcheck.restore.stream import DEFAULT_IDLE_TIMEOUT, Watchdog, restore_one
-from backupcheck.restore.truth import GroundTruth
-from backupcheck.units import format_duration
+from backupcheck.restore.truth import NAME_NOT_FAITHFUL, GroundTruth, unfaithful
+from backupcheck.restore.verdict import rto_finding, sample_finding
+
+__all__ = ["CoverageKey", "DrillHistory", "DrillOptions", "coverage_key", "new_run_id",
+           "restore_target", "rto_finding", "sample_finding", "target_seed"]
+
+#: (path, size, mtime in ns at microsecond precision or None, S3 version id or "")
+CoverageKey = tuple[str, int, int | None, str]
 
 
 class DrillHistory(Protocol):
-    """What a drill needs of the history: earlier verified files, and a place to record."""
+    """What a drill needs of the history: the files earlier drills verified (as they were
+    then), the data slices earlier drills checked, and a place to record this one."""
 
-    def verified_paths(self, client: str, target: str) -> set[str]: ...
+    def verified_files(self, client: str, target: str
+                       ) -> set[tuple[str, int, int | None, str]]: ...
+
+    def data_slices(self, client: str, target: str) -> list[tuple[datetime, int, int]]: ...
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,
                plan_name: str) -> None: ...
@@ -86,83 +97,77 @@ def _problems(files: Sequence[FileResult]) -> tuple[Problem, ...]:
     return tuple(problems)
 
 
-def sample_finding(result: RestoreResult, truth: str, notes: Sequence[str]) -> Finding:
-    evidence = {"seed": result.seed, "snapshot": result.snapshot, "sampled": result.sampled,
-                "verified": result.verified, "mismatched": result.mismatched,
-                "unreadable": result.unreadable, "unproven": result.unproven,
-                "ground_truth": truth, "notes": list(notes),
-                "problems": [p.to_json() for p in result.problems[:20]]}
-    if result.sampled == 0:
-        return finding("restore.sample", Status.FAIL, "the backup holds no files to restore",
-                       evidence)
-    bad = result.mismatched + result.unreadable + sum(p.reason == "missing"
-                                                       for p in result.problems)
-    if bad:
-        kinds = sorted({p.reason for p in result.problems})
-        return finding("restore.sample", Status.FAIL,
-                       f"{bad} of {result.sampled} sampled files did not restore correctly "
-                       f"({', '.join(kinds)})", evidence)
-    if result.unproven:
-        return finding("restore.sample", Status.WARN,
-                       f"{result.unproven} of {result.sampled} files restored but unproven: no "
-                       "ground truth (no manifest, no xxh3-128 metadata, no source)", evidence)
-    return finding("restore.sample", Status.PASS,
-                   f"{result.verified} of {result.sampled} sampled files restored byte for byte",
-                   evidence)
+def coverage_key(path: str, size: int, mtime_ns: int | None,
+                 version_id: str) -> CoverageKey | None:
+    """What a verified file was; coverage holds only while it is unchanged. An S3 object
+    version is its content; otherwise (restic, an unversioned bucket) size and mtime are.
+    None when nothing identifies the content (no mtime, no version): never covered later."""
+    if version_id and version_id != "null":
+        return (path, size, None, version_id)
+    if mtime_ns is None:
+        return None
+    return (path, size, mtime_ns, "")
 
 
-def rto_finding(result: RestoreResult) -> Finding:
-    evidence = {"estimated_full_restore_seconds": round(result.estimated_full_restore_seconds, 3),
-                "rto_seconds": result.rto_seconds, **dict(result.estimate_method)}
-    if not result.estimate_method:
-        return finding("restore.rto", Status.ERROR,
-                       "cannot estimate the restore time: no sampled file could be read",
-                       evidence)
-    estimate, rto = result.estimated_full_restore_seconds, result.rto_seconds
-    text = f"estimated full restore {format_duration(estimate)} (rto {format_duration(rto)})"
-    return finding("restore.rto", Status.FAIL if estimate > rto else Status.PASS, text, evidence)
+def _entry_key(entry: CatalogEntry) -> CoverageKey | None:
+    return coverage_key(entry.path, entry.size, epoch_ns(entry.mtime), entry.version_id)
+
+
+def _restore_one(backend: Backend, catalog: Catalog, truth: GroundTruth, watchdog: Watchdog,
+                 entry: CatalogEntry) -> FileResult:
+    try:
+        lookup = truth.lookup(entry)
+    except (BackupcheckError, OSError) as exc:
+        return FileResult(entry.path, entry.size, 0, 0.0, 0.0, FileOutcome.UNREADABLE,
+                          detail=f"ground truth lookup failed: {exc}")
+    result = restore_one(lambda: backend.open_file(catalog, entry), entry, lookup.expected,
+                         watchdog, note=lookup.note)
+    if result.result is FileOutcome.MISSING and unfaithful(entry.path):
+        # the listing gave an approximation of the name, and nothing has that name: the
+        # file is there, it just cannot be asked for by name through this reader (SPEC)
+        result = replace(result, result=FileOutcome.UNPROVEN, detail=NAME_NOT_FAITHFUL)
+    return replace(result, mtime_ns=epoch_ns(entry.mtime), version_id=entry.version_id)
 
 
 def restore_target(client: Client, target: Target, backend: Backend, options: DrillOptions,
                    seed: int, now: datetime) -> tuple[RestoreResult, list[Finding]]:
     plan = options.plan
     catalog: Catalog = backend.catalog(plan, seed, now)
-    verified_before: set[str] = set()
+    verified_before: set[CoverageKey | None] = set()
     if options.history is not None:
-        verified_before = set(options.history.verified_paths(client.name, target.name))
-    sample = choose_sample(catalog.entries, plan,
-                           seed, verified_before if plan.prefer_unverified else ())
-    truth = GroundTruth(client, target, backend)
+        verified_before = {coverage_key(*row) for row in
+                           options.history.verified_files(client.name, target.name)}
+        verified_before.discard(None)
+    keys = [_entry_key(e) for e in catalog.entries]
+    still_verified = {key for key in keys if key in verified_before}
+    seen = {key[0] for key in still_verified if key} if plan.prefer_unverified else set()
+    sample = choose_sample(catalog.entries, plan, seed, seen)
+    truth = GroundTruth(client, target, backend, catalog.backup_time)
+    manifest_check, listed_problems = check_manifest(truth, catalog)
     watchdog = Watchdog(options.idle_timeout)
     started = time.monotonic()
     try:
-        def one(entry: CatalogEntry) -> FileResult:
-            try:
-                expected = truth.expected(entry)
-            except (BackupcheckError, OSError) as exc:
-                return FileResult(entry.path, entry.size, 0, 0.0, 0.0, FileOutcome.UNREADABLE,
-                                  detail=f"ground truth lookup failed: {exc}")
-            return restore_one(lambda: backend.open_file(catalog, entry), entry, expected,
-                               watchdog)
-
         with ThreadPoolExecutor(max_workers=max(1, options.jobs),
                                 thread_name_prefix="restore") as pool:
-            files = list(pool.map(one, sample.entries))
+            files = list(pool.map(partial(_restore_one, backend, catalog, truth, watchdog),
+                                  sample.entries))
     finally:
         watchdog.close()
     wall = time.monotonic() - started
     moved = sum(f.bytes for f in files)
     estimate = estimate_full_restore(files, catalog.total_files, catalog.total_bytes,
                                      options.jobs)
-    catalog_paths = {e.path for e in catalog.entries}
-    ok_now = {f.path for f in files if f.result is FileOutcome.OK}
-    covered = (verified_before & catalog_paths) | ok_now
+    # this drill's own proof counts even for a file nothing identifies beyond this run
+    ok_now: set[object] = {coverage_key(f.path, f.size, f.mtime_ns, f.version_id)
+                           or (f.path, f.size) for f in files if f.result is FileOutcome.OK}
+    covered = len(ok_now.union(still_verified))
     ttfbs = sorted(f.ttfb_seconds for f in files
                    if f.result not in (FileOutcome.MISSING, FileOutcome.UNREADABLE))
     method = dict(estimate.method) if estimate else {}
     if method:
         method["ground_truth"] = truth.description
         method["sample_notes"] = list(sample.notes)
+    sampled_paths = {f.path for f in files}
     result = RestoreResult(
         seed=seed,
         snapshot=catalog.backup_id,
@@ -179,10 +184,13 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         total_files=catalog.total_files,
         estimated_full_restore_seconds=estimate.seconds if estimate else 0.0,
         rto_seconds=client.rto_seconds,
-        coverage=len(covered) / catalog.total_files if catalog.total_files else 0.0,
+        coverage=min(1.0, covered / catalog.total_files) if catalog.total_files else 0.0,
         retries=sum(f.retries for f in files),
-        problems=_problems(files),
+        # a sampled file's own result wins over what the listing said of it
+        problems=(*_problems(files), *(p for p in listed_problems
+                                       if p.path not in sampled_paths)),
         files=tuple(files),
         estimate_method=method,
+        manifest=manifest_check,
     )
     return result, [sample_finding(result, truth.description, sample.notes), rto_finding(result)]

@@ -82,8 +82,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
-                expected: Expected | None, watchdog: Watchdog) -> FileResult:
-    """Stream ``entry`` through xxh3-128 and judge it against ``expected``."""
+                expected: Expected | None, watchdog: Watchdog, note: str = "") -> FileResult:
+    """Stream ``entry`` through xxh3-128 and judge it against ``expected``; ``note`` says
+    why there is no ``expected`` (it becomes an unproven file's detail)."""
     hasher = xxhash.xxh3_128()
     received = 0
     retries = 0
@@ -138,7 +139,7 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
     if expected is None:
         if received != entry.size:
             return result(FileOutcome.SIZE, f"listed size {entry.size}, restored {received} bytes")
-        return result(FileOutcome.UNPROVEN)
+        return result(FileOutcome.UNPROVEN, note)
     if expected.size is not None and received != expected.size:
         return result(FileOutcome.SIZE, f"expected {expected.size} bytes, restored {received}")
     if digest != expected.digest:
