@@ -1,8 +1,9 @@
 """Runs a command over every target of every client, concurrently, and collects the results.
 
 A failing target never stops the others: anything a target raises becomes ``error`` findings
-for that target alone, except bad configuration found while it runs (:class:`ConfigError`,
-e.g. a malformed manifest), which ends the run with exit 2 as bad configuration always does.
+for that target alone, except bad configuration found while it runs (:class:`ConfigError`),
+which ends the run with exit 2 as bad configuration always does. (A missing or malformed
+manifest is not that: the drill judges it as its target's ``restore.sample`` ``error``.)
 The engine never prints; it reports progress through a callback.
 """
 
@@ -84,9 +85,8 @@ def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
         registry.add(backend)
         return work(client, target, backend)
     except (ReadOnlyViolation, ConfigError):
-        # a bug, or a configuration no run can succeed with (a malformed manifest is found
-        # only once its target runs): not a fault of this target's storage, so stop with
-        # exit 2 (ConfigError) or loudly (ReadOnlyViolation) instead of reporting on
+        # a bug, or a configuration no run can succeed with: not a fault of this target's
+        # storage, so stop with exit 2 (ConfigError) or loudly (ReadOnlyViolation)
         raise
     except BackupcheckError as exc:
         log.info("%s/%s: %s", client.name, target.name, exc)

@@ -202,3 +202,44 @@ def test_manifest_with_a_bad_row_is_an_error_not_a_stop(tmp_path: Path) -> None:
     assert bad["status"] == "error"
     assert "is not 32 hexadecimal digits" in bad["message"]
     assert statuses(result.json(), "good")["restore.sample"] == "pass"
+
+
+def test_restic_symlinks_are_held_against_the_snapshot_s_symlinks(tmp_path: Path) -> None:
+    repo, source = restic_estate(tmp_path, numbered_files(3))
+    (source / "docs" / "current").symlink_to("f00.bin")
+    (source / "docs" / "gone-link").symlink_to("f01.bin")
+    manifest_of(source, tmp_path / "targets" / "fs1.parquet")
+    (source / "docs" / "gone-link").unlink()
+    repo.backup(source)
+    restic_client(tmp_path / "targets", "fs1", repo, manifest="fs1.parquet")
+
+    result = drill(tmp_path / "targets", plan_file(tmp_path))
+
+    sample = check_of(result.json(), "fs1", "restore.sample")
+    assert sample["status"] == "fail"
+    assert sample["evidence"]["manifest"]["missing_examples"] == ["docs/gone-link"]
+    assert sample["evidence"]["manifest"]["matched"] == 4  # three files and one link
+
+
+def test_s3_object_listed_with_another_size_fails_without_being_sampled(
+        tmp_path: Path, s3_server: S3Server) -> None:
+    files = numbered_files(10)
+    s3, source = s3_estate(s3_server, "issue16-sizes", tmp_path, files)
+    manifest_of(source, tmp_path / "targets" / "nas.parquet")
+    s3.put_object(Bucket="issue16-sizes", Key="backup/docs/f05.bin", Body=b"truncated")
+    s3_client(tmp_path / "targets", "nas", "issue16-sizes", s3_server, manifest="nas.parquet")
+    plan = plan_file(tmp_path, files=1, include_newest=False)
+
+    for seed in range(1, 6):  # whichever file is sampled, the listing has found it
+        result = drill(tmp_path / "targets", plan, None, "--seed", str(seed))
+        doc = result.json()
+        restore = restore_of(doc, "nas")
+        assert result.exit_code == 1
+        assert [(p["path"], p["reason"]) for p in restore["problems"]] == [
+            ("docs/f05.bin", "size")]
+        sample = check_of(doc, "nas", "restore.sample")
+        assert sample["status"] == "fail"
+        if restore["files"][0]["path"] != "docs/f05.bin":
+            assert "1 object listed with another size than the manifest's (not restored)" \
+                in sample["message"]
+            assert sample["evidence"]["manifest"]["size_differs"] == 1

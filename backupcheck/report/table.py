@@ -41,6 +41,10 @@ def checks_table(client: ClientResult) -> Table:
     return table
 
 
+#: problem rows shown per target; a backup missing thousands of files stays one screen
+TABLE_PROBLEMS = 20
+
+
 def restore_table(client: ClientResult) -> Table | None:
     rows = [t for t in client.targets if t.restore is not None]
     if not rows:
@@ -64,12 +68,18 @@ def restore_table(client: ClientResult) -> Table | None:
             format_duration(r.rto_seconds, "table"), f"{r.coverage:.1%}")
     for target in rows:
         assert target.restore is not None
-        for problem in target.restore.problems:
+        problems = target.restore.problems
+        for problem in problems[:TABLE_PROBLEMS]:
             table.add_row(Text(visible(target.target)), Text(f"✗ {problem.reason}",
                           style="bold red"),
                           # fold, never cut: a shortened name could pass for another file
                           Text(visible(problem.path), overflow="fold"), "", "", "", "", "",
                           "", "", "", "")
+        more = len(problems) - TABLE_PROBLEMS
+        if more > 0:
+            table.add_row(Text(visible(target.target)), Text("✗ …", style="bold red"),
+                          f"{more} more problems (--format json lists them)", "", "", "",
+                          "", "", "", "", "", "")
     return table
 
 

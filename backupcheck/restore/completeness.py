@@ -14,7 +14,7 @@ such a row is not counted missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from backupcheck.backends.base import Catalog
 from backupcheck.manifest.schema import KIND_FILE
@@ -43,8 +43,10 @@ def _approximations(catalog_paths: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
-def check_manifest(truth: GroundTruth, catalog: Catalog) -> tuple[ManifestCheck, list[Problem]]:
-    """The manifest check of one target, and the problems it found (missing files, sizes)."""
+def check_manifest(truth: GroundTruth, catalog: Catalog, sampled: Collection[str] = ()
+                   ) -> tuple[ManifestCheck, list[Problem]]:
+    """The manifest check of one target, and the problems it found (missing files, sizes).
+    Files in ``sampled`` are judged by their restore, so their listed size is left to it."""
     if not truth.configured:
         return ManifestCheck(), []
     manifest = truth.manifest
@@ -67,7 +69,7 @@ def check_manifest(truth: GroundTruth, catalog: Catalog) -> tuple[ManifestCheck,
             matched += 1
             if truth.rows_need_match:
                 changed += not row_describes(row, entry)
-            elif row.size != entry.size:
+            elif row.size != entry.size and path not in sampled:
                 size_differs.append(Problem(path, "size", str(row.size),
                                             f"{entry.size} bytes listed (not restored)"))
         elif links is None:

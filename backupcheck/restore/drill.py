@@ -143,7 +143,8 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
     seen = {key[0] for key in still_verified if key} if plan.prefer_unverified else set()
     sample = choose_sample(catalog.entries, plan, seed, seen)
     truth = GroundTruth(client, target, backend, catalog.backup_time)
-    manifest_check, listed_problems = check_manifest(truth, catalog)
+    manifest_check, listed_problems = check_manifest(truth, catalog,
+                                                     {e.path for e in sample.entries})
     watchdog = Watchdog(options.idle_timeout)
     started = time.monotonic()
     try:

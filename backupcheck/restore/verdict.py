@@ -88,8 +88,10 @@ def _failures(result: RestoreResult) -> list[str]:
         failures.append(f"{counted} {'is' if check.missing == 1 else 'are'} missing from the "
                         f"backup{named}")
     if check.size_differs:
-        failures.append(f"{_plural(check.size_differs, 'object')} listed with another size "
-                        "than the manifest's")
+        more = "more " if bad else ""
+        failures.append(f"{check.size_differs} {more}"
+                        f"{'object' if check.size_differs == 1 else 'objects'} listed with "
+                        "another size than the manifest's (not restored)")
     return failures
 
 
