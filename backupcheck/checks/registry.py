@@ -161,7 +161,8 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
         "restore.sample", "restore", "fail",
         "a sampled file could not be restored, or its digest / size differs from the ground "
-        "truth",
+        "truth, or a file the manifest lists is absent from the backup, or the manifest "
+        "matches none of the backup's files (error: the manifest is missing or unreadable)",
         "a sampled file did not restore correctly: investigate the backup and the ground truth",
         "Sampled files restore byte for byte",
         "Some sampled files did not restore correctly",
