@@ -15,12 +15,15 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backupcheck import __version__
+from backupcheck.audit.model import AuditOptions
+from backupcheck.audit.pack import JSON_NAME
+from backupcheck.commands.audit import audit_steps, build_audit_pack
 from backupcheck.config import default_plan, load_clients, load_plan
 from backupcheck.engine import Progress as ProgressCallback
 from backupcheck.errors import BackupcheckError
 from backupcheck.model import Client, Plan, RunReport
 from backupcheck.report.jsonout import render_json
-from backupcheck.report.table import print_table
+from backupcheck.report.table import STYLE, print_table
 from backupcheck.report.text import visible
 
 log = logging.getLogger("backupcheck")
@@ -246,9 +249,6 @@ def audit(
                                              "record the drill.")] = False,
 ) -> None:
     """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
-    from backupcheck.audit import AuditOptions, audit_steps, build_audit_pack
-    from backupcheck.report.table import STYLE
-
     if run_drill and from_history:
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
@@ -262,7 +262,7 @@ def audit(
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
-        sys.stdout.write((result.out / "report.json").read_text(encoding="utf-8"))
+        sys.stdout.write((result.out / JSON_NAME).read_text(encoding="utf-8"))
         sys.stdout.flush()
     else:
         console = stdout_console()
