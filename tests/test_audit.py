@@ -28,7 +28,9 @@ from typing import Any
 import boto3
 import pytest
 
-from backupcheck.audit import PACK_FILES, AuditOptions, AuditResult, build_audit_pack
+from backupcheck.audit.model import AuditOptions, AuditResult
+from backupcheck.audit.pack import PACK_FILES
+from backupcheck.commands.audit import build_audit_pack
 from backupcheck.config import load_clients, load_plan
 from backupcheck.demo import run_demo
 from backupcheck.demo.process import stop_previous
