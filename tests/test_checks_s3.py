@@ -368,3 +368,68 @@ def test_listing_error_makes_only_the_object_checks_error() -> None:
     assert found["s3.freshness"].evidence["error"] == (
         "cannot list bucket 'acme-veeam': AccessDenied")
     assert "AccessDenied" in found["s3.objects.locked"].message
+
+
+# ---------------------------------------------------------------- weaker per-object locks (#15)
+
+
+def test_objects_locked_fails_on_weaker_mode_and_shorter_retention_than_the_policy() -> None:
+    """Bucket default and policy COMPLIANCE 30 d; the writer set explicit per-object
+    GOVERNANCE retention ending an hour after the write. Unexpired retention is not enough:
+    the mode and the period the object was written with are judged against the policy."""
+    written = NOW - timedelta(minutes=10)
+    heads = [head("good", last_modified=written, retain_until=written + timedelta(days=30)),
+             head("weak", lock_mode="GOVERNANCE", last_modified=written,
+                  retain_until=written + timedelta(hours=1)),
+             head("short", last_modified=written, retain_until=written + timedelta(days=2)),
+             head("held", lock_mode="", retain_until=None, legal_hold=True,
+                  last_modified=written)]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=4)))
+    assert finding.status is Status.FAIL, finding.message
+    evidence = finding.evidence
+    assert evidence["weaker_mode"] == 1
+    assert evidence["weaker_mode_examples"] == ["weak"]
+    assert evidence["short_retention"] == 2
+    assert evidence["short_retention_examples"] == ["weak", "short"]
+    assert evidence["unlocked"] == 0
+    assert evidence["earliest_retain_until"] == (written + timedelta(hours=1)).isoformat()
+    assert (evidence["required_mode"], evidence["min_retention_days"]) == ("COMPLIANCE", 30)
+    assert "GOVERNANCE" in finding.message and "30" in finding.message
+    assert "2 of 4" in finding.message
+
+
+@pytest.mark.parametrize(("mode", "required", "weak"), [
+    ("GOVERNANCE", "COMPLIANCE", True), ("COMPLIANCE", "COMPLIANCE", False),
+    ("GOVERNANCE", "GOVERNANCE", False), ("COMPLIANCE", "GOVERNANCE", False),
+    ("GOVERNANCE", "any", False),
+])
+def test_objects_locked_mode_against_the_policy(mode: str, required: Any, weak: bool) -> None:
+    heads = [head("k", lock_mode=mode, last_modified=NOW - timedelta(days=1),
+                  retain_until=NOW + timedelta(days=29))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=1),
+                                          policy=Policy(object_lock_mode=required)))
+    assert finding.status is (Status.FAIL if weak else Status.PASS), finding.message
+    assert finding.evidence["weaker_mode"] == int(weak)
+
+
+def test_objects_locked_retention_period_is_measured_from_the_write() -> None:
+    """30 days from the write is enough, even if only 1 day of it is left now; a minute
+    short of the period (clock noise) is tolerated, a day short is not."""
+    written = NOW - timedelta(days=29)
+    heads = [head("ok", last_modified=written, retain_until=written + timedelta(days=30)),
+             head("noise", last_modified=written,
+                  retain_until=written + timedelta(days=30) - timedelta(seconds=60)),
+             head("short", last_modified=written,
+                  retain_until=written + timedelta(days=29, hours=12))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=3)))
+    assert finding.evidence["short_retention_examples"] == ["short"]
+    assert finding.evidence["shortest_retention_days"] == 29.5
+    assert finding.status is Status.FAIL
+
+
+def test_objects_locked_legal_hold_counts_as_locked() -> None:
+    heads = [head("held", lock_mode="GOVERNANCE", legal_hold=True,
+                  last_modified=NOW - timedelta(days=1), retain_until=NOW - timedelta(hours=1))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=1)))
+    assert finding.status is Status.PASS, finding.message
+    assert finding.evidence["legal_hold"] == 1

@@ -34,6 +34,8 @@ from tests.conftest import target_of
 PLANTED = {
     ("acme", "acme-nas", "s3.object_lock.mode"),
     ("acme", "acme-nas", "s3.object_lock.retention"),
+    # the same planted problem seen on the objects: they inherit GOVERNANCE 7 d
+    ("acme", "acme-nas", "s3.objects.locked"),
     ("globex", "globex-files", "restore.sample"),
     ("initech", "initech-offsite", "restore.rto"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -151,6 +152,17 @@ def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
     s3.delete_object(Bucket=P + "deleted", Key="Veeam/incr-1.vib")  # a marker, not a deletion
     _client_file(targets, "deleted", url, P + "deleted")
 
+    # the writer's own per-object lock is weaker than the bucket default and the policy
+    _locked_bucket(s3, P + "weaklock", "COMPLIANCE", 30)
+    _encrypt(s3, P + "weaklock")
+    _block_public(s3, P + "weaklock")
+    _put(s3, P + "weaklock", "Veeam/full.vbk")
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    for name in ("Veeam/incr-1.vib", "Veeam/incr-2.vib"):
+        s3.put_object(Bucket=P + "weaklock", Key=name, Body=b"incremental",
+                      ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=soon)
+    _client_file(targets, "weaklock", url, P + "weaklock")
+
     # targets that cannot be checked at all
     _client_file(targets, "missing", url, P + "does-not-exist")
     _client_file(targets, "unreachable", "http://127.0.0.1:1", P + "compliant")
@@ -198,8 +210,10 @@ def test_compliant_bucket_passes_everything(cli: Any, estate: Estate) -> None:
 
 def test_governance_seven_days_fails_mode_and_retention(cli: Any, estate: Estate) -> None:
     code, document = verify(cli, estate, "governance")
+    # the objects inherit the weak default: they too are locked weaker than the policy asks
     assert statuses(document, "governance") == {
-        **ALL_PASS, "s3.object_lock.mode": "fail", "s3.object_lock.retention": "fail"}
+        **ALL_PASS, "s3.object_lock.mode": "fail", "s3.object_lock.retention": "fail",
+        "s3.objects.locked": "fail"}
     assert code == 1
     checks = checks_of(document, "governance")
     assert checks["s3.object_lock.mode"]["evidence"] == {
@@ -240,6 +254,24 @@ def test_objects_written_before_the_lock_rule(cli: Any, estate: Estate) -> None:
     # the same bucket seen through a prefix holding only later objects is fine
     assert statuses(document, "prelock-new") == ALL_PASS
     assert checks_of(document, "prelock-new")["s3.objects.locked"]["evidence"]["checked"] == 1
+    assert code == 1
+
+
+def test_objects_written_with_a_weaker_lock_than_the_policy_fail(cli: Any,
+                                                                 estate: Estate) -> None:
+    """Per-object GOVERNANCE retention of one hour under a COMPLIANCE 30 d default: the objects
+    are "locked" (unexpired retention), but anyone allowed to bypass governance retention can
+    delete them, and in an hour anyone can."""
+    code, document = verify(cli, estate, "weaklock")
+    assert statuses(document, "weaklock") == {**ALL_PASS, "s3.objects.locked": "fail"}
+    locked = checks_of(document, "weaklock")["s3.objects.locked"]
+    evidence = locked["evidence"]
+    assert (evidence["weaker_mode"], evidence["short_retention"]) == (2, 2)
+    assert sorted(evidence["weaker_mode_examples"]) == ["Veeam/incr-1.vib", "Veeam/incr-2.vib"]
+    assert evidence["unlocked"] == 0
+    earliest = datetime.fromisoformat(evidence["earliest_retain_until"])
+    assert earliest < datetime.now(UTC) + timedelta(hours=2)
+    assert "2 of 3" in locked["message"]
     assert code == 1
 
 
@@ -299,7 +331,7 @@ def test_whole_estate_every_target_gets_its_result(cli: Any, estate: Estate) -> 
     assert by_client == {
         "compliant": "pass", "deleted": "warn", "governance": "fail", "missing": "error",
         "noenc": "fail", "nolock": "fail", "prelock": "fail", "prelock-new": "pass",
-        "stale": "fail", "unreachable": "error"}
+        "stale": "fail", "unreachable": "error", "weaklock": "fail"}
     assert document["status"] == "fail"
     assert code == 1
 
@@ -314,7 +346,7 @@ def test_table_output_groups_by_client_with_hints(cli: Any, estate: Estate) -> N
     # the remediation hint under each failing check (the table wraps it in narrow terminals)
     assert "→ set the bucket's default" in out
     assert "→ raise the default" in out
-    assert out.count("→") == 2  # passing checks carry no hint
+    assert out.count("→") == 3  # passing checks carry no hint (mode, retention, objects)
     assert "overall: FAIL" in out
 
 

@@ -72,6 +72,8 @@ class HeadFacts:
     encryption: str
     kms_key_id: str
     metadata: dict[str, str]
+    #: when the version was written (HEAD's Last-Modified): where its retention starts
+    last_modified: datetime | None = None
 
 
 @dataclass
@@ -229,6 +231,7 @@ def head_version(client: Any, bucket: str, key: str, version_id: str) -> HeadFac
         encryption=str(head.get("ServerSideEncryption", "")),
         kms_key_id=str(head.get("SSEKMSKeyId", "")),
         metadata={str(k).lower(): str(v) for k, v in head.get("Metadata", {}).items()},
+        last_modified=head.get("LastModified"),
     )
 
 

@@ -78,9 +78,11 @@ CHECKS: tuple[CheckSpec, ...] = (
         "immutable", bucket_setting=True),
     CheckSpec(
         "s3.objects.locked", "s3", "fail",
-        "some current object version has no unexpired retention and no legal hold",
-        "objects written before the lock rule have no retention: re-run a full backup or set "
-        "per-object retention",
+        "some current object version has no unexpired retention and no legal hold, or was "
+        "written with a weaker mode or a shorter retention than the policy",
+        "objects written before the lock rule have no retention, and a writer may set its own "
+        "weaker per-object lock: fix the writer's Object Lock settings, then re-run a full "
+        "backup or set per-object retention",
         "Every backup file is under write protection",
         "Some backup files are not write-protected",
         "immutable"),

@@ -6,6 +6,8 @@ raw values it judged. No I/O happens here, so every check is tested with hand-bu
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from backupcheck.backends.s3 import EXAMPLES, ObjectScan, S3Facts
 from backupcheck.checks.common import Judges, finding
 from backupcheck.checks.registry import spec
@@ -17,6 +19,9 @@ __all__ = ["JUDGES", "S3Facts", "run_all", "run_bucket_checks"]
 
 _MODE_STRENGTH = {"": 0, "GOVERNANCE": 1, "COMPLIANCE": 2}
 JUDGES: Judges[S3Facts] = Judges("s3")
+#: a retention this much shorter than the policy's is clock noise between the write time the
+#: listing shows and the moment the server computed the retain-until date, not a weaker lock
+RETENTION_SLACK = timedelta(minutes=5)
 
 
 def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
@@ -93,29 +98,74 @@ def object_lock_retention(facts: S3Facts) -> Finding:
 
 @JUDGES.judge("s3.objects.locked")
 def objects_locked(facts: S3Facts) -> Finding:
+    """Every examined current version must be locked now, in the policy's mode, for at least
+    ``min_retention_days`` from when it was written (or be under legal hold).
+
+    Unexpired retention alone is not enough: a writer (or an attacker with its keys) may set
+    per-object GOVERNANCE retention of an hour, which the bucket default does not override.
+    """
     check_id = "s3.objects.locked"
     if unlisted := _unlisted(check_id, facts):
         return unlisted
-    scan = _scan(facts)
-    unlocked = [h.key for h in scan.heads
-                if not h.legal_hold and not (h.lock_mode and h.retain_until
-                                             and h.retain_until > facts.now)]
+    scan, policy = _scan(facts), facts.policy
+    needed = 1 if policy.object_lock_mode == "any" else _MODE_STRENGTH[policy.object_lock_mode]
+    period = timedelta(days=policy.min_retention_days)
+    unlocked: list[str] = []
+    weaker: list[str] = []
+    short: list[str] = []
+    held = 0
+    shortest: timedelta | None = None
+    earliest: datetime | None = None
+    for h in scan.heads:
+        if h.legal_hold:
+            held += 1
+            continue
+        if not (h.lock_mode and h.retain_until and h.retain_until > facts.now):
+            unlocked.append(h.key)
+            continue
+        earliest = min(earliest, h.retain_until) if earliest else h.retain_until
+        if _MODE_STRENGTH.get(h.lock_mode, 0) < needed:
+            weaker.append(h.key)
+        if h.last_modified is not None:
+            length = h.retain_until - h.last_modified
+            shortest = min(shortest, length) if shortest is not None else length
+            if length + RETENTION_SLACK < period:
+                short.append(h.key)
     evidence = {
         "bucket": facts.settings.bucket, "current_versions": scan.current,
         "checked": len(scan.heads), "sampled": scan.head_sampled, "seed": scan.seed,
+        "required_mode": policy.object_lock_mode,
+        "min_retention_days": policy.min_retention_days,
         "unlocked": len(unlocked), "unlocked_examples": unlocked[:EXAMPLES],
+        "weaker_mode": len(weaker), "weaker_mode_examples": weaker[:EXAMPLES],
+        "short_retention": len(short), "short_retention_examples": short[:EXAMPLES],
+        "legal_hold": held, "earliest_retain_until": iso_full(earliest),
+        "shortest_retention_days": (round(shortest.total_seconds() / 86400, 2)
+                                    if shortest is not None else None),
         "head_errors": len(scan.head_errors), "head_error_examples": scan.head_errors[:EXAMPLES],
     }
     how = f"{'a sample of ' if scan.head_sampled else ''}{len(scan.heads)} current versions"
+    problems = []
     if unlocked:
-        return finding(check_id, Status.FAIL,
-                       f"{len(unlocked)} of {how} have no active retention or legal hold",
-                       evidence)
+        problems.append(f"{len(unlocked)} have no active retention or legal hold")
+    if weaker:
+        problems.append(f"{len(weaker)} are locked in a weaker mode than the policy's "
+                        f"{policy.object_lock_mode} (GOVERNANCE can be bypassed)")
+    if short:
+        problems.append(f"{len(short)} were locked for less than the policy's "
+                        f"{policy.min_retention_days} days from their write")
+    if problems:
+        bad = len(set(unlocked) | set(weaker) | set(short))
+        return finding(check_id, Status.FAIL, f"{bad} of {how} are not locked as the policy "
+                       f"requires: {'; '.join(problems)} (earliest retain-until "
+                       f"{iso_full(earliest) or 'none'}, from HEAD)", evidence)
     if scan.head_errors:
         return finding(check_id, Status.ERROR,
                        f"could not read retention of {len(scan.head_errors)} objects: "
                        f"{scan.head_errors[0]}", evidence)
-    return finding(check_id, Status.PASS, f"all {how} are locked", evidence)
+    return finding(check_id, Status.PASS, f"all {how} are locked ({policy.object_lock_mode}, "
+                   f"at least {policy.min_retention_days} days from the write, or legal hold)",
+                   evidence)
 
 
 def _same_key(configured: str, actual: str) -> bool:

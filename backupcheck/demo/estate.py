@@ -10,6 +10,7 @@ client     backups                                          planted problem
 acme       S3 ``acme-nas`` (rclone copy of a NAS, objects   the S3 bucket's default retention
            carry ``x-amz-meta-xxh3-128``), restic           is GOVERNANCE 7 days (policy:
            ``acme-fs1`` in an object-locked bucket          COMPLIANCE 30): s3.object_lock.*
+                                                            and s3.objects.locked
 globex     S3 ``globex-files`` (SSE-KMS, manifest kept in   the newest file's current version
            the locked bucket), restic ``globex-erp``        was overwritten after the backup:
            (SSE-KMS bucket)                                 restore.sample fails (digest)
