@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from backupcheck.backends.s3 import EXAMPLES, ObjectScan, S3Facts
+from backupcheck.checks import s3_rules
 from backupcheck.checks.common import Judges, finding
 from backupcheck.checks.registry import spec
 from backupcheck.clock import iso_full
@@ -32,10 +33,16 @@ def _unknown(check_id: str, facts: S3Facts, setting: str) -> Finding | None:
     return None
 
 
-def _unlisted(check_id: str, facts: S3Facts) -> Finding | None:
+def _unlisted(check_id: str, facts: S3Facts, *, versions: bool = False) -> Finding | None:
+    """``error`` when the objects (or, with ``versions``, their versions) are unknown."""
     if facts.listing_error:
         return finding(check_id, Status.ERROR, f"cannot list objects: {facts.listing_error}",
                        {"bucket": facts.settings.bucket, "error": facts.listing_error})
+    unknown = _scan(facts).versions_unknown
+    if versions and unknown:
+        return finding(check_id, Status.ERROR, f"object versions are unknown: {unknown}; only "
+                       "current objects were listed (ListObjectsV2)",
+                       {"bucket": facts.settings.bucket, "error": unknown})
     return None
 
 
@@ -168,6 +175,33 @@ def objects_locked(facts: S3Facts) -> Finding:
                    evidence)
 
 
+@JUDGES.judge("s3.objects.overwritten")
+def objects_overwritten(facts: S3Facts) -> Finding:
+    check_id = "s3.objects.overwritten"
+    if unlisted := _unlisted(check_id, facts, versions=True):
+        return unlisted
+    scan = _scan(facts)
+    evidence = {
+        "bucket": facts.settings.bucket, "prefix": facts.prefix, "current_versions": scan.current,
+        "stacked": scan.stacked, "examples": scan.stacked_examples,
+        "note": "anyone with the writer's credentials can overwrite every object with garbage "
+                "and a matching x-amz-meta-xxh3-128: metadata proves a version is consistent "
+                "with itself, not that it is the backup; the older versions are the evidence"}
+    if scan.stacked:
+        named = ", ".join(f"{e['key']} (now {e['current']}, over {e['older_versions']} older)"
+                          for e in scan.stacked_examples)
+        return finding(check_id, Status.WARN, f"{scan.stacked} of {scan.current} current "
+                       f"versions stand on older versions of the same key (ListObjectVersions):"
+                       f" rewritten after they were backed up: {named}", evidence)
+    return finding(check_id, Status.PASS, f"none of {scan.current} current versions stands on "
+                   "an older version of its key (ListObjectVersions)", evidence)
+
+
+#: what could undo the lock without breaking it (judged in ``s3_rules``)
+lifecycle = JUDGES.judge("s3.lifecycle")(s3_rules.lifecycle)
+bucket_policy = JUDGES.judge("s3.bucket_policy")(s3_rules.bucket_policy)
+
+
 def _same_key(configured: str, actual: str) -> bool:
     """KMS keys may be named by ARN or by id; compare the key id part."""
     def key_id(text: str) -> str:
@@ -230,7 +264,7 @@ def objects_encrypted(facts: S3Facts) -> Finding:
 @JUDGES.judge("s3.delete_markers")
 def delete_markers(facts: S3Facts) -> Finding:
     check_id = "s3.delete_markers"
-    if unlisted := _unlisted(check_id, facts):
+    if unlisted := _unlisted(check_id, facts, versions=True):
         return unlisted
     scan = _scan(facts)
     evidence = {"bucket": facts.settings.bucket, "delete_markers": scan.delete_markers,
