@@ -657,3 +657,27 @@ def test_overwritten_is_error_when_the_server_cannot_list_versions() -> None:
     assert reason in finding.message
     markers = checks.delete_markers(facts(scan=good_scan(versions_unknown=reason)))
     assert markers.status is Status.ERROR and reason in markers.message
+
+
+# ---------------------------------------------------------------- sampled sets (#15)
+
+
+def test_a_clean_sample_is_a_warning_never_a_pass() -> None:
+    """More current versions than max_object_heads: only a sample was HEADed, so "all
+    locked" / "all encrypted" would be a claim about objects nobody looked at."""
+    scan = good_scan(current=60, head_sampled=True, seed=1234)
+    policy = Policy(max_object_heads=3)
+    locked = checks.objects_locked(facts(scan=scan, policy=policy))
+    assert locked.status is Status.WARN, locked.message
+    assert "examined 3 of 60" in locked.message
+    assert "seed 1234" in locked.message
+    assert (locked.evidence["max_object_heads"], locked.evidence["seed"]) == (3, 1234)
+    encrypted = checks.objects_encrypted(facts(scan=scan, policy=policy))
+    assert encrypted.status is Status.WARN
+    assert "examined 3 of 60" in encrypted.message
+
+
+def test_a_sample_with_a_problem_still_fails() -> None:
+    heads = [head("k0"), head("k1", lock_mode="", retain_until=None), head("k2")]
+    scan = good_scan(heads=heads, current=60, head_sampled=True)
+    assert checks.objects_locked(facts(scan=scan)).status is Status.FAIL

@@ -141,7 +141,7 @@ def objects_locked(facts: S3Facts) -> Finding:
     evidence = {
         "bucket": facts.settings.bucket, "current_versions": scan.current,
         "checked": len(scan.heads), "sampled": scan.head_sampled, "seed": scan.seed,
-        "required_mode": policy.object_lock_mode,
+        "max_object_heads": policy.max_object_heads, "required_mode": policy.object_lock_mode,
         "min_retention_days": policy.min_retention_days,
         "unlocked": len(unlocked), "unlocked_examples": unlocked[:EXAMPLES],
         "weaker_mode": len(weaker), "weaker_mode_examples": weaker[:EXAMPLES],
@@ -170,9 +170,11 @@ def objects_locked(facts: S3Facts) -> Finding:
         return finding(check_id, Status.ERROR,
                        f"could not read retention of {len(scan.head_errors)} objects: "
                        f"{scan.head_errors[0]}", evidence)
-    return finding(check_id, Status.PASS, f"all {how} are locked ({policy.object_lock_mode}, "
-                   f"at least {policy.min_retention_days} days from the write, or legal hold)",
-                   evidence)
+    locked = (f"locked ({policy.object_lock_mode}, at least {policy.min_retention_days} days "
+              "from the write, or legal hold)")
+    if scan.head_sampled:
+        return finding(check_id, Status.WARN, f"{_sample_text(facts)}: all {locked}", evidence)
+    return finding(check_id, Status.PASS, f"all {how} are {locked}", evidence)
 
 
 @JUDGES.judge("s3.objects.overwritten")
@@ -244,6 +246,7 @@ def objects_encrypted(facts: S3Facts) -> Finding:
     evidence = {
         "bucket": facts.settings.bucket, "checked": len(scan.heads),
         "sampled": scan.head_sampled, "seed": scan.seed,
+        "max_object_heads": policy.max_object_heads, "current_versions": scan.current,
         "unencrypted": len(unencrypted), "unencrypted_examples": unencrypted[:EXAMPLES],
         "other_encryption": len(other), "other_encryption_examples": other[:EXAMPLES],
         "algorithms": sorted({h.encryption or "none" for h in scan.heads}),
@@ -257,6 +260,9 @@ def objects_encrypted(facts: S3Facts) -> Finding:
     if scan.head_errors:
         return finding(check_id, Status.ERROR, f"could not read encryption of "
                        f"{len(scan.head_errors)} objects: {scan.head_errors[0]}", evidence)
+    if scan.head_sampled:
+        return finding(check_id, Status.WARN, f"{_sample_text(facts)}: all encrypted",
+                       evidence)
     return finding(check_id, Status.PASS,
                    f"all {len(scan.heads)} checked objects are encrypted", evidence)
 
@@ -307,6 +313,14 @@ def freshness(facts: S3Facts) -> Finding:
     text = f"newest object {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
+
+
+def _sample_text(facts: S3Facts) -> str:
+    """What a sampled check saw: never a claim about the objects it did not examine."""
+    scan = _scan(facts)
+    return (f"examined {len(scan.heads)} of {scan.current} current versions (HEAD): more than "
+            f"max_object_heads {facts.policy.max_object_heads}, so a sample (seed {scan.seed},"
+            " another each run)")
 
 
 def _scan(facts: S3Facts) -> ObjectScan:
