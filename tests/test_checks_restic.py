@@ -152,3 +152,24 @@ def test_a_fact_that_could_not_be_fetched_makes_only_its_check_error() -> None:
     assert result["restic.keys"] is Status.ERROR
     assert result["restic.integrity"] is Status.ERROR
     assert result["restic.freshness"] is Status.PASS
+
+
+def test_a_snapshot_from_the_future_fails_and_is_never_fresh() -> None:
+    """A snapshot dated a day ahead (a wrong clock, or a forged ``restic backup --time``)
+    would otherwise make a repository look fresh for ever."""
+    future = checks.freshness(facts(snapshots=(snap(100, 1), snap(-24, 2))))
+    assert future.status is Status.FAIL, future.message
+    assert "future" in future.message
+    assert future.evidence["future_snapshots"] == 1
+    assert future.evidence["future_examples"] == ["02020202"]
+    # beside a genuinely fresh one it still fails: it is itself the finding
+    also_fresh = checks.freshness(facts(snapshots=(snap(5, 1), snap(-24, 2))))
+    assert also_fresh.status is Status.FAIL
+    # the newest snapshot that counts is the fresh one, not the one from the future
+    assert also_fresh.evidence["snapshot"] == "01010101"
+
+
+def test_a_few_minutes_of_clock_skew_is_not_the_future() -> None:
+    skewed = checks.freshness(facts(snapshots=(snap(-4 / 60, 1),)))
+    assert skewed.status is Status.PASS, skewed.message
+    assert skewed.evidence["future_snapshots"] == 0

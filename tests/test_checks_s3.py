@@ -681,3 +681,12 @@ def test_a_sample_with_a_problem_still_fails() -> None:
     heads = [head("k0"), head("k1", lock_mode="", retain_until=None), head("k2")]
     scan = good_scan(heads=heads, current=60, head_sampled=True)
     assert checks.objects_locked(facts(scan=scan)).status is Status.FAIL
+
+
+def test_freshness_fails_on_an_object_from_the_future() -> None:
+    scan = good_scan(newest=NOW + timedelta(days=2), newest_key="Veeam/forged.vbk")
+    finding = checks.freshness(facts(scan=scan))
+    assert finding.status is Status.FAIL, finding.message
+    assert "future" in finding.message and "Veeam/forged.vbk" in finding.message
+    skew = checks.freshness(facts(scan=good_scan(newest=NOW + timedelta(minutes=4))))
+    assert skew.status is Status.PASS

@@ -12,7 +12,8 @@ from typing import Any
 
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
 from backupcheck.backends.s3 import S3Facts
-from backupcheck.checks.common import Judges, finding
+from backupcheck.backends.s3_facts import EXAMPLES
+from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
 from backupcheck.checks.s3 import (
     object_lock,
     object_lock_mode,
@@ -107,14 +108,31 @@ def freshness(facts: ResticFacts) -> Finding:
         return unknown
     evidence: dict[str, Any] = {"repository": facts.location, "rpo_seconds": facts.rpo_seconds,
                                 "filters": dict(facts.filters)}
-    if not facts.snapshots:
+    future = [s for s in facts.snapshots if s.time > facts.now + FUTURE_TOLERANCE]
+    counted = [s for s in facts.snapshots if s not in future]
+    evidence.update(future_snapshots=len(future),
+                    future_examples=[s.short_id for s in future[-EXAMPLES:]])
+    rpo = format_duration(facts.rpo_seconds)
+    if not counted:
         evidence["newest"] = None
+    if not counted and not future:
         return finding(check_id, Status.FAIL, "no matching snapshot", evidence)
-    newest = max(facts.snapshots, key=lambda s: s.time)
-    age = (facts.now - newest.time).total_seconds()
-    evidence.update(newest=iso_full(newest.time), snapshot=newest.short_id,
-                    age_seconds=round(age, 1))
-    text = f"newest snapshot {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
+    text = ""
+    age = 0.0
+    if counted:
+        newest = max(counted, key=lambda s: s.time)
+        age = (facts.now - newest.time).total_seconds()
+        evidence.update(newest=iso_full(newest.time), snapshot=newest.short_id,
+                        age_seconds=round(age, 1))
+        text = f"newest snapshot {format_duration(max(age, 0.0))} old (rpo {rpo})"
+    if future:
+        ahead = max(future, key=lambda s: s.time)
+        evidence["newest_future"] = iso_full(ahead.time)
+        lead = format_duration((ahead.time - facts.now).total_seconds())
+        return finding(check_id, Status.FAIL, f"{len(future)} snapshot(s) dated in the future "
+                       f"(up to {ahead.short_id} at {iso_full(ahead.time)}, {lead} ahead of "
+                       "this machine's clock): a wrong clock or a forged time, never fresh; "
+                       + (text or "no other matching snapshot"), evidence)
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from backupcheck.backends.s3 import EXAMPLES, ObjectScan, S3Facts
 from backupcheck.checks import s3_rules
-from backupcheck.checks.common import Judges, finding
+from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
 from backupcheck.checks.registry import spec
 from backupcheck.clock import iso_full
 from backupcheck.model import Finding, Status
@@ -310,7 +310,13 @@ def freshness(facts: S3Facts) -> Finding:
         return finding(check_id, Status.FAIL, "no objects in the backup set", evidence)
     age = (facts.now - scan.newest).total_seconds()
     evidence["age_seconds"] = round(age, 1)
-    text = f"newest object {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
+    if scan.newest > facts.now + FUTURE_TOLERANCE:
+        return finding(check_id, Status.FAIL, f"newest object {scan.newest_key} is dated "
+                       f"{iso_full(scan.newest)}, {format_duration(-age)} in the future "
+                       "(LastModified vs this machine's clock): a wrong clock or a forged "
+                       "time, never fresh", evidence)
+    text = (f"newest object {format_duration(max(age, 0.0))} old "
+            f"(rpo {format_duration(facts.rpo_seconds)})")
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
 
