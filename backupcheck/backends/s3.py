@@ -69,14 +69,14 @@ def describe(exc: BaseException) -> str:
 
 
 def unsupported_reason(exc: BaseException, operation: str) -> str:
-    """``server does not support OPERATION (code)`` when the server does not implement it,
+    """``server does not support OPERATION`` when the server does not implement it,
     else "". What a server cannot tell is unknown, never "off"."""
     if not isinstance(exc, ClientError):
         return ""
     code = error_code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in _UNSUPPORTED_CODES or status in _UNSUPPORTED_STATUS:
-        return f"server does not support {operation} ({code})"
+        return f"server does not support {operation}"
     return ""
 
 
