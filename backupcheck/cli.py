@@ -178,8 +178,7 @@ def verify(
     read_data_subset: Annotated[str | None, typer.Option(
         "--read-data-subset", help="Override the plan's restic check data subset.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample of the "
-                                             "objects examined one by one (default: derived "
-                                             "from the run's time).")] = None,
+                                             "objects HEADed (default: from the time).")] = None,
 ) -> None:
     """Run the policy checks without restoring data."""
     from dataclasses import replace
@@ -394,9 +393,7 @@ def drill(
     fmt: FormatOpt = Format.table,
     plan: Annotated[Path, typer.Option("--plan", help="Restore plan.")] = DEFAULT_PLAN,
     seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample seed "
-                                             "(default: the restore sample from the date, "
-                                             "the objects examined one by one from the run's "
-                                             "time).")] = None,
+                                             "(default: from the date and time).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
                                              "per target (default: the plan's).")] = None,
     history: HistoryOpt = DEFAULT_HISTORY,
