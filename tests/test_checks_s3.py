@@ -355,8 +355,15 @@ def test_evidence_is_json_serialisable() -> None:
     import json
 
     settings = good_settings(versioning="Suspended", errors={"encryption": "AccessDenied"})
-    scan = good_scan(heads=[head("x", lock_mode="", retain_until=None)], head_sampled=True)
-    for finding in checks.run_all(facts(settings, scan)):
+    scan = good_scan(heads=[head("x", lock_mode="", retain_until=None)], head_sampled=True,
+                     stacked=1, stacked_examples=[{"key": "x", "current": "2026-11-21",
+                                                   "older_versions": 1, "older": ["2026"]}])
+    protection = BucketProtection(
+        lifecycle_rules=({"ID": "d", "Status": "Enabled",
+                          "Expiration": {"Date": datetime(2027, 1, 1, tzinfo=UTC)}},),
+        policy='{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:*", '
+               '"Resource": "*"}}', own_account="111122223333", policy_public=True)
+    for finding in checks.run_all(facts(settings, scan, protection=protection)):
         json.dumps(finding.to_json())
 
 

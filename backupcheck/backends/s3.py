@@ -33,7 +33,8 @@ __all__ = ["EXAMPLES", "HEAD_LIMIT", "SETTINGS", "BucketProtection", "BucketSett
            "head_version", "iter_object_versions", "lock_mode_text", "read_bucket_settings",
            "scan_objects", "unsupported_reason"]
 
-#: how many current versions are HEADed at most (beyond that a seeded random sample)
+#: how many current versions :func:`scan_objects` HEADs at most unless told otherwise (the
+#: backend passes the policy's ``max_object_heads``); beyond that a seeded random sample
 HEAD_LIMIT = 10_000
 
 #: error codes that mean "this setting is simply not configured"

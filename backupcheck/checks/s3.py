@@ -151,7 +151,8 @@ def objects_locked(facts: S3Facts) -> Finding:
                                     if shortest is not None else None),
         "head_errors": len(scan.head_errors), "head_error_examples": scan.head_errors[:EXAMPLES],
     }
-    how = f"{'a sample of ' if scan.head_sampled else ''}{len(scan.heads)} current versions"
+    how = (f"a sample of {len(scan.heads)} (seed {scan.seed}) of {scan.current} current "
+           "versions" if scan.head_sampled else f"{len(scan.heads)} current versions")
     problems = []
     if unlocked:
         problems.append(f"{len(unlocked)} have no active retention or legal hold")
