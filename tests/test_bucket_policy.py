@@ -247,3 +247,19 @@ def test_deny_not_principal_anyone_denies_nobody() -> None:
                       {"Effect": "Deny", "NotPrincipal": "*", "Action": "s3:*",
                        "Resource": OBJECTS})
     assert granted(document) == {"anyone": {"s3:DeleteObjectVersion"}}
+
+
+def test_deny_not_principal_keeps_the_exempted_part_of_an_account_grant() -> None:
+    """Allow another account, Deny everyone but one role of it: that role keeps the grant."""
+    role = f"arn:aws:iam::{OTHER}:role/partner-admin"
+    document = policy(allow({"AWS": f"arn:aws:iam::{OTHER}:root"}, "s3:DeleteObjectVersion"),
+                      {"Effect": "Deny", "NotPrincipal": {"AWS": role}, "Action": "s3:*",
+                       "Resource": OBJECTS})
+    grants = dangerous_grants(document, BUCKET, "", OWN).grants
+    assert [(g.principal, g.scope) for g in grants] == [(role, "other account")]
+    # exempting the whole account keeps a grant to one of its users whole
+    document = policy(allow({"AWS": f"arn:aws:iam::{OTHER}:user/x"}, "s3:DeleteObjectVersion"),
+                      {"Effect": "Deny", "NotPrincipal": {"AWS": OTHER}, "Action": "s3:*",
+                       "Resource": OBJECTS})
+    grants = dangerous_grants(document, BUCKET, "", OWN).grants
+    assert [g.principal for g in grants] == [f"arn:aws:iam::{OTHER}:user/x"]

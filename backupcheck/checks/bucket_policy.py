@@ -252,6 +252,14 @@ def _names(denied: str, principal: str) -> bool:
             and account_of(denied) == account_of(principal) != "")
 
 
+def _within(inner: str, outer: str) -> bool:
+    """Whether principal ``inner`` is part of ``outer`` (anyone holds all, an account its own)."""
+    if inner == ANYONE:
+        return outer == ANYONE
+    return outer == ANYONE or inner == outer or (
+        _is_root(outer) and account_of(inner) == account_of(outer) != "")
+
+
 def _after_denies(principal: str, denies: Sequence[_Statement]) -> list[str]:
     """What is left of a grant to ``principal`` once every applicable Deny took its part."""
     left = [principal]
@@ -263,11 +271,12 @@ def _after_denies(principal: str, denies: Sequence[_Statement]) -> list[str]:
             elif deny.principals is not None:
                 if not any(_names(d, who) for d in deny.principals):
                     kept.append(who)
-            elif who == ANYONE:
-                # everyone but the listed is denied: the grant narrows to the listed
-                kept += [p for p in deny.not_principals if p != ANYONE]
             elif any(_names(n, who) for n in deny.not_principals):
-                kept.append(who)
+                kept.append(who)  # an exempted principal holds all of ``who``
+            else:
+                # everyone but the listed is denied: the grant narrows to the listed
+                # principals inside ``who`` (all of them for anyone, its own for an account)
+                kept += [n for n in deny.not_principals if _within(n, who)]
         left = kept
     return left
 
