@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backupcheck.audit import restore_from_history
+from backupcheck.audit.from_history import restore_from_history
 from backupcheck.history import rows_from_report
 from backupcheck.manifest.series import choose, name_time
 from backupcheck.model import (

@@ -62,14 +62,20 @@ from backupcheck.backends.restic_output import (
     unexpected_output,
     url_password,
 )
-from backupcheck.backends.restic_process import Child, ChildRegistry, meaningful_lines
+from backupcheck.backends.restic_process import (
+    Child,
+    ChildRegistry,
+    installed_version,
+    meaningful_lines,
+)
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import ResticTarget
 
 __all__ = [
     "CheckOutcome", "DumpStream", "KeyInfo", "Keys", "Node", "RawData", "RepoConfig",
     "RestoreSize", "Restic", "S3Location", "Snapshot", "classify_failure",
-    "parse_s3_repository", "parse_time", "redact_repository", "storage_kind",
+    "installed_version", "parse_s3_repository", "parse_time", "redact_repository",
+    "storage_kind",
 ]
 
 MIN_VERSION = (0, 14, 0)

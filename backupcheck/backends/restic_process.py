@@ -245,3 +245,20 @@ class Child:
         except (ProcessLookupError, PermissionError):
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
+
+
+def installed_version(binary: str = "restic", *, timeout: float = 15.0) -> str | None:
+    """``restic version``'s first line (``restic 0.16.4 compiled with …``), or None where
+    restic is not installed, cannot start or does not answer within ``timeout``."""
+    try:
+        child = Child([binary, "version"], os.environ, timeout=timeout, idle=False,
+                      buffered=False, registry=ChildRegistry())
+    except OSError:
+        return None
+    try:
+        stdout = child.read_all()
+        child.wait()
+    finally:
+        child.stop()
+    lines = stdout.decode("utf-8", "replace").strip().splitlines()
+    return lines[0] if lines and not child.timed_out else None

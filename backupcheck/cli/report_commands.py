@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from backupcheck.audit import AuditOptions, audit_steps, build_audit_pack
+from backupcheck.audit.model import AuditOptions
 from backupcheck.cli.options import (
     DEFAULT_HISTORY,
     DEFAULT_PLAN,
@@ -31,6 +31,7 @@ from backupcheck.cli.output import (
     show_progress,
     stdout_console,
 )
+from backupcheck.commands.audit import audit_steps, build_audit_pack
 from backupcheck.commands.history import history_command
 from backupcheck.commands.trend import trend_command
 from backupcheck.report.history_formats import history_output
@@ -74,7 +75,7 @@ def audit(
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
-        sys.stdout.write((result.out / "report.json").read_text(encoding="utf-8"))
+        sys.stdout.write(result.document)
         sys.stdout.flush()
     else:
         console = stdout_console()

@@ -54,6 +54,8 @@ def verify(
                                               "read_data_subset).")] = None,
     read_data_subset: Annotated[str | None, typer.Option(
         "--read-data-subset", help="Override the plan's restic check data subset.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample of the "
+                                             "objects HEADed (default: from the time).")] = None,
 ) -> None:
     """Run the policy checks without restoring data."""
     clients = clients_from(targets, client)
@@ -62,7 +64,7 @@ def verify(
         chosen = replace(chosen, read_data_subset=read_data_subset)
     total = sum(len(c.targets) for c in clients)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
-        report = guarded(lambda: run_verify(clients, chosen, progress=progress))
+        report = guarded(lambda: run_verify(clients, chosen, progress=progress, seed=seed))
     emit(report, fmt)
 
 
@@ -72,7 +74,7 @@ def drill(
     fmt: FormatOpt = Format.table,
     plan: Annotated[Path, typer.Option("--plan", help="Restore plan.")] = DEFAULT_PLAN,
     seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample seed "
-                                             "(default: derived from the date).")] = None,
+                                             "(default: from the date and time).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
                                              "per target (default: the plan's).")] = None,
     history: HistoryOpt = DEFAULT_HISTORY,

@@ -45,7 +45,7 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
                 finding("restore.rto", Status.ERROR, message, {"error": str(exc)})))
         return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
 
-    return run_targets("drill", clients, work, progress=progress,
+    return run_targets("drill", clients, work, progress=progress, seed=options.seed,
                        extra_check_ids=("restore.sample", "restore.rto"))
 
 

@@ -14,11 +14,13 @@ from backupcheck.model import Client, Plan, RunReport, Target, TargetResult
 
 
 def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None = None,
-           now: datetime | None = None) -> RunReport:
+           now: datetime | None = None, seed: int | None = None) -> RunReport:
+    """``seed``: every target's sampling seed (``--seed``); None derives one per target from
+    the run's time, so a capped S3 set's sample rotates from run to run."""
     moment = now or now_utc()
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
         facts = policy_facts(backend, target, plan, moment)
         return TargetResult(target.name, target.kind, tuple(kind_of(target).run_checks(facts)))
 
-    return run_targets("verify", clients, work, progress=progress)
+    return run_targets("verify", clients, work, progress=progress, seed=seed)

@@ -15,26 +15,17 @@ import json
 import statistics
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from backupcheck.audit.model import AuditFacts
 from backupcheck.audit_verdict import hint_for, plain
-from backupcheck.model import FileResult, Finding, Status, TargetResult
+from backupcheck.model import FileOutcome, FileResult, Finding, Status, TargetResult
+from backupcheck.report.chart import chart_png_bytes
 from backupcheck.report.text import visible
 from backupcheck.units import format_duration, human_bytes
-
-
-def prose(seconds: float | None) -> str:
-    return format_duration(seconds, "prose")
-
-
-def words(seconds: float) -> str:
-    return format_duration(seconds, "words")
-
-if TYPE_CHECKING:
-    from backupcheck.audit import AuditFacts
 
 TEMPLATE = "audit.html.j2"
 #: digests listed per target in the page (all of them are in report.json)
@@ -64,6 +55,16 @@ def _environment() -> Environment:
 
 
 # ---------------------------------------------------------------- small formatters
+
+
+def prose(seconds: float | None) -> str:
+    """A restore time as a client reads it (``4.0 h``, ``12 min``)."""
+    return format_duration(seconds, "prose")
+
+
+def words(seconds: float) -> str:
+    """How old a figure is (``3 days``)."""
+    return format_duration(seconds, "words")
 
 
 def when(moment: datetime | None) -> str:
@@ -160,10 +161,10 @@ def _check(finding: Finding) -> dict[str, Any]:
 
 
 def _file_row(f: FileResult) -> dict[str, Any]:
-    problem = f.result in ("digest", "size", "missing", "unreadable")
     return {"path": f.path, "size": human_bytes(f.size), "expected": f.expected_xxh3_128,
             "actual": f.xxh3_128, "result": f.result,
-            "status": "fail" if problem else ("warn" if f.result == "unproven" else "pass"),
+            "status": "fail" if f.result.failed else
+            ("warn" if f.result is FileOutcome.UNPROVEN else "pass"),
             "detail": f.detail, "truth": f.truth}
 
 
@@ -188,7 +189,7 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
     source = ("a drill run for this report" if origin.source == "fresh" else
               f"the newest drill in the history (run {origin.run_id}), "
               f"{words(origin.age_seconds or 0)} before this report")
-    files = sorted(restore.files, key=lambda f: (f.result in ("ok", "unproven"), f.path))
+    files = sorted(restore.files, key=lambda f: (not f.result.failed, f.path))  # problems first
     view["restore"] = {
         "repeat": f"backupcheck drill --client {facts.client.name} --seed {restore.seed}",
         "when": when(origin.started_at), "source": source, "from_history":
@@ -251,8 +252,6 @@ def _trend_rows(facts: AuditFacts) -> list[dict[str, Any]]:
 
 
 def chart_data_uri(facts: AuditFacts) -> str:
-    from backupcheck.report.chart import chart_png_bytes
-
     png = chart_png_bytes(facts.trends)
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 

@@ -1,0 +1,149 @@
+"""Restore results and findings rebuilt from history rows: the way back of
+``history.rows_from_report``.
+
+The history keeps each drill's figures and sampled files, not its findings. The
+``restore.sample`` and ``restore.rto`` findings are judged again from the recorded figures,
+against the client's RTO as agreed today, and each says which drill it comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from backupcheck.audit.model import RestoreOrigin
+from backupcheck.checks.registry import finding
+from backupcheck.clock import as_utc, iso
+from backupcheck.history import manifest_check_from_row
+from backupcheck.model import (
+    Client,
+    FileOutcome,
+    FileResult,
+    Finding,
+    Problem,
+    RestoreResult,
+    Status,
+    TargetResult,
+)
+from backupcheck.restore.drill import rto_finding, sample_finding
+from backupcheck.units import format_duration
+
+NO_DRILL = "no restore drill of this target in the history: run the audit with --run-drill"
+
+
+def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
+                         client: Client) -> RestoreResult:
+    """A :class:`RestoreResult` rebuilt from one runs row and its files rows.
+
+    The history keeps each file's restored digest, not the expected one: for ``ok`` files
+    they were equal; for a mismatch the expected digest is not known here.
+    """
+    try:
+        method = json.loads(row.get("estimate_inputs") or "{}")
+    except ValueError:
+        method = {}
+    results = [FileResult(
+        path=str(f["path"]), size=int(f.get("size") or 0), bytes=int(f.get("bytes") or 0),
+        seconds=float(f.get("seconds") or 0.0), ttfb_seconds=float(f.get("ttfb_seconds") or 0.0),
+        result=FileOutcome(str(f.get("result") or "unreadable")),
+        xxh3_128=str(f.get("xxh3_128") or ""),
+        expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "",
+        truth=str(f.get("truth") or ""), detail=str(f.get("note") or ""))
+        for f in files]
+    problems = tuple(Problem(f.path, f.result.value, "", f.xxh3_128)  # type: ignore[arg-type]
+                     for f in results if f.result.failed)
+    estimate = row.get("estimated_full_restore_seconds")
+
+    def integer(name: str) -> int:
+        return int(row.get(name) or 0)
+
+    def number(name: str) -> float:
+        return float(row.get(name) or 0.0)
+
+    return RestoreResult(
+        seed=integer("seed"), snapshot=str(row.get("snapshot") or ""),
+        sampled=integer("sampled"), verified=integer("verified"),
+        mismatched=integer("mismatched"), unreadable=integer("unreadable"),
+        unproven=integer("unproven"), bytes=integer("bytes"), seconds=number("seconds"),
+        ttfb_seconds=number("ttfb_seconds"),
+        throughput_bytes_per_s=number("throughput_bytes_per_s"),
+        total_bytes=integer("total_bytes"), total_files=integer("total_files"),
+        estimated_full_restore_seconds=float(estimate) if estimate is not None else 0.0,
+        # judged against the RTO agreed today, not the one in force at the drill
+        rto_seconds=client.rto_seconds, coverage=number("coverage"), retries=integer("retries"),
+        problems=problems, files=tuple(results),
+        estimate_method=_method(row, method) if estimate is not None else {},
+        # missing files and a wrong or unreadable manifest stay what they were judged
+        manifest=manifest_check_from_row(row),
+    )
+
+
+def _method(row: dict[str, Any], recorded: Any) -> dict[str, Any]:
+    """The estimate's method as recorded; rows written without it still had an estimate."""
+    if isinstance(recorded, dict) and recorded:
+        return recorded
+    return {"method": str(row.get("estimate_method") or "recorded"), "source": "history"}
+
+
+def _from_drill(judged: Finding, row: dict[str, Any], age: float) -> Finding:
+    """``judged`` saying which recorded drill its figures come from, and how old it is."""
+    started = as_utc(row["started_at"])
+    recorded = {"run_id": row["run_id"], "started_at": iso(started), "age_seconds": round(age)}
+    if row.get("rto_seconds") is not None:
+        recorded["rto_seconds_at_drill"] = row["rto_seconds"]
+    return replace(judged,
+                   message=f"{judged.message} — drill of {started:%Y-%m-%d %H:%M} UTC, "
+                           f"{format_duration(age, 'words')} ago",
+                   evidence={**judged.evidence, "recorded_drill": recorded})
+
+
+def restore_target(target: TargetResult, client: Client, row: dict[str, Any] | None,
+                   files: Sequence[dict[str, Any]], moment: datetime
+                   ) -> tuple[TargetResult, RestoreOrigin]:
+    """``target`` with the restore of its newest recorded drill ``row`` (None: none) and the
+    ``restore.*`` findings judged again from it, as of ``moment``."""
+    if row is None:
+        missing = (finding("restore.sample", Status.ERROR, NO_DRILL, {"error": NO_DRILL}),
+                   finding("restore.rto", Status.ERROR, NO_DRILL, {"error": NO_DRILL}))
+        return replace(target, checks=(*target.checks, *missing)), RestoreOrigin("none")
+    restore = restore_from_history(row, files, client)
+    method = restore.estimate_method
+    notes = method.get("sample_notes", [])
+    started = as_utc(row["started_at"])
+    age = max(0.0, (moment - started).total_seconds())
+    judged = (sample_finding(restore, str(method.get("ground_truth", "")),
+                             notes if isinstance(notes, list) else []),
+              rto_finding(restore))
+    checks = (*target.checks, *(_from_drill(f, row, age) for f in judged))
+    origin = RestoreOrigin("history", str(row["run_id"]), started, age)
+    return replace(target, checks=checks, restore=restore), origin
+
+
+def newest_per_target(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The newest runs row of each target (``rows`` oldest first, as the history reads)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for row in rows:  # oldest first: later rows win
+        newest[str(row["target"])] = row
+    return newest
+
+
+def restore_targets(targets: Sequence[TargetResult], client: Client,
+                    runs: Sequence[dict[str, Any]], files: Sequence[dict[str, Any]],
+                    moment: datetime) -> tuple[list[TargetResult], dict[str, RestoreOrigin]]:
+    """Every target of ``targets`` with the restore of its newest drill in ``runs`` (runs
+    rows, oldest first) and ``files`` (files rows), and where each target's came from."""
+    newest = newest_per_target(runs)
+    run_ids = {row["run_id"] for row in newest.values()}
+    files = [f for f in files if f["run_id"] in run_ids]
+    results: list[TargetResult] = []
+    origins: dict[str, RestoreOrigin] = {}
+    for target in targets:
+        row = newest.get(target.target)
+        own = [f for f in files if row is not None and f["run_id"] == row["run_id"]
+               and f["target"] == target.target]
+        result, origins[target.target] = restore_target(target, client, row, own, moment)
+        results.append(result)
+    return results, origins

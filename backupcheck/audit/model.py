@@ -1,0 +1,121 @@
+"""The audit's evidence model: what was asked, every figure found, and where each came from.
+
+Plain frozen values: ``commands.audit`` fills them; the renderers (``report.html``,
+``audit.document``) read them. Nothing here runs a check, reads the history or renders a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from backupcheck.audit.pack import SUMS_NAME
+from backupcheck.audit_verdict import Verdict
+from backupcheck.clock import as_utc
+from backupcheck.model import Client, Plan, RunReport
+from backupcheck.trend import Trend
+from backupcheck.units import format_duration
+
+Source = Literal["fresh", "history", "none"]
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What ``backupcheck audit`` was asked to do."""
+
+    out: Path
+    history_dir: Path
+    plan: Plan = field(default_factory=Plan)
+    #: run a drill now (``--run-drill``) instead of using the newest drill in the history
+    run_drill: bool = False
+    #: record the fresh drill into the history (``--no-history`` turns it off)
+    record_history: bool = True
+    seed: int | None = None
+    jobs: int | None = None
+    now: datetime | None = None
+    #: only for the reproduction commands shown in the page
+    targets_dir: Path | None = None
+    plan_path: Path | None = None
+    command_line: str = ""
+
+
+@dataclass(frozen=True)
+class RestoreOrigin:
+    """Where one target's restore figures come from."""
+
+    source: Source
+    run_id: str = ""
+    started_at: datetime | None = None
+    age_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How one group of figures was obtained: what, by which command, when, from where."""
+
+    what: str
+    command: str
+    at: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """Everything the renderers show; built once, rendered to HTML and JSON."""
+
+    client: Client
+    report: RunReport  # command "audit": checks, restore and inventory per target
+    history: list[dict[str, Any]]  # runs rows of this client, oldest first
+    trends: list[Trend]
+    origins: dict[str, RestoreOrigin]
+    mode: Literal["fresh", "history"]
+    generated_at: datetime
+    checks_at: datetime
+    verdict: Verdict
+    provenance: list[Provenance]
+    environment: dict[str, str | None]
+    notes: list[str]
+    inventory_errors: dict[str, str]
+    command_line: str = ""
+
+    @property
+    def period(self) -> tuple[datetime, datetime] | None:
+        moments = [as_utc(row["started_at"]) for row in self.history]
+        return (min(moments), max(moments)) if moments else None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """What the ``audit`` command returns once the pack is written."""
+
+    client: str
+    out: Path
+    files: tuple[Path, ...]
+    verdict: Verdict
+    mode: Literal["fresh", "history"]
+    #: age of the oldest restore figures used (0 for a fresh drill; None: no drill at all)
+    drill_age_seconds: float | None
+    #: ``report.json`` as written into the pack
+    document: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def summary_lines(self) -> list[str]:
+        """What the command shows after writing the pack (untrusted text: show it safely)."""
+        mark = {"pass": "✔", "warn": "⚠", "fail": "✖", "error": "?"}
+        lines = [f"{self.client}: {self.verdict.headline}"]
+        lines += [f"  {mark[str(i.status)]} {i.text}" for i in self.verdict.problems]
+        lines += [f"  {mark[str(i.status)]} {i.text}" for i in self.verdict.warnings]
+        lines += [f"  note: {note}" for note in self.verdict.notes]
+        if self.mode == "fresh":
+            lines.append("restore figures: a drill run now")
+        elif self.drill_age_seconds is not None:
+            lines.append("restore figures: the newest drill in the history, "
+                         f"{format_duration(self.drill_age_seconds, 'words')} old")
+        lines.append(f"wrote {', '.join(str(p) for p in self.files)}")
+        lines.append(f"check the pack: cd {self.out} && sha256sum -c {SUMS_NAME}")
+        return lines
