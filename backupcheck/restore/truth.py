@@ -123,9 +123,6 @@ class GroundTruth:
             found.update(self.chosen.evidence())
         return found
 
-    def expected(self, entry: CatalogEntry) -> Expected | None:
-        return self.lookup(entry).expected
-
     def lookup(self, entry: CatalogEntry) -> Lookup:
         notes: list[str] = []
         if unfaithful(entry.path):
