@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backupcheck.backends.base import Backend
 from backupcheck.checks.registry import finding
+from backupcheck.checks.selection import RESTORE_IDS, CheckSelection
 from backupcheck.clock import now_utc, parse_iso
 from backupcheck.engine import Progress, run_targets
 from backupcheck.errors import BackupcheckError, ConfigError
@@ -21,11 +22,18 @@ __all__ = ["DrillOptions", "drill", "new_run_id", "record_history"]
 
 
 def drill(clients: Sequence[Client], options: DrillOptions, *,
-          progress: Progress | None = None) -> RunReport:
+          progress: Progress | None = None, selection: CheckSelection | None = None
+          ) -> RunReport:
+    """Policy checks and the restore drill of every target (with ``selection``: only the
+    selected checks; no restore unless a ``restore.*`` check is selected)."""
     moment = options.now or now_utc()
+    chosen = selection or CheckSelection()
+    restores = chosen.any_of(RESTORE_IDS)
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
         checks = kind_of(target).run_checks(backend.policy_facts(options.plan, moment))
+        if not restores:
+            return TargetResult(target.name, target.kind, tuple(checks))
         seed = target_seed(options, moment, client.name, target.name)
         try:
             restore, findings = restore_target(client, target, backend, options, seed, moment)
@@ -39,8 +47,9 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
                 finding("restore.rto", Status.ERROR, message, {"error": str(exc)})))
         return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
 
-    return run_targets("drill", clients, work, progress=progress,
-                       extra_check_ids=("restore.sample", "restore.rto"))
+    report = run_targets("drill", chosen.clients_to_run(clients, restore=True), work,
+                         progress=progress, extra_check_ids=RESTORE_IDS if restores else ())
+    return chosen.apply(report)
 
 
 def record_history(options: DrillOptions, report: RunReport) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from backupcheck.backends.base import Backend
+from backupcheck.checks.selection import CheckSelection
 from backupcheck.clock import now_utc
 from backupcheck.engine import Progress, run_targets
 from backupcheck.kinds import kind_of
@@ -13,11 +14,15 @@ from backupcheck.model import Client, Plan, RunReport, Target, TargetResult
 
 
 def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None = None,
-           now: datetime | None = None) -> RunReport:
+           now: datetime | None = None, selection: CheckSelection | None = None) -> RunReport:
+    """The policy checks of every target (only the selected ones, with ``selection``)."""
     moment = now or now_utc()
+    chosen = selection or CheckSelection()
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
         facts = backend.policy_facts(plan, moment)
         return TargetResult(target.name, target.kind, tuple(kind_of(target).run_checks(facts)))
 
-    return run_targets("verify", clients, work, progress=progress)
+    report = run_targets("verify", chosen.clients_to_run(clients, restore=False), work,
+                         progress=progress)
+    return chosen.apply(report)
