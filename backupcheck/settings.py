@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from backupcheck.alerts.notify import understood
 from backupcheck.checks.registry import BY_ID
 from backupcheck.config import _read_toml, _Reader
 from backupcheck.errors import ConfigError
@@ -97,8 +98,6 @@ def _local_path(reader: _Reader, key: str, base: Path) -> Path | None:
 
 def _read_urls(path: Path) -> tuple[tuple[int, str], ...]:
     """The URLs of ``urls_file``: one a line; blank lines and ``#`` comments are skipped."""
-    import apprise  # only when notifications are configured: it is slow to import
-
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -109,7 +108,7 @@ def _read_urls(path: Path) -> tuple[tuple[int, str], ...]:
         url = line.strip()
         if not url or url.startswith("#"):
             continue
-        if apprise.Apprise.instantiate(url) is None:
+        if not understood(url):
             raise ConfigError(path, "not a notification URL Apprise understands (the line is "
                               "not shown: it may hold a token)", line=number)
         urls.append((number, url))

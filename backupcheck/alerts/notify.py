@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _apprise_silenced() -> Iterator[None]:
+def apprise_silenced() -> Iterator[None]:
+    """Apprise's log off: it names URLs (tokens) when it loads and sends them."""
     logger = logging.getLogger("apprise")
     saved = (logger.propagate, logger.level, list(logger.handlers))
     logger.propagate, logger.handlers = False, [logging.NullHandler()]
@@ -29,6 +30,14 @@ def _apprise_silenced() -> Iterator[None]:
     finally:
         logger.propagate, logger.handlers = saved[0], saved[2]
         logger.setLevel(saved[1])
+
+
+def understood(url: str) -> bool:
+    """Apprise knows the service ``url`` names (read without logging it)."""
+    import apprise
+
+    with apprise_silenced():
+        return apprise.Apprise.instantiate(url) is not None
 
 
 def _notify_type(status: Status) -> str:
@@ -46,7 +55,7 @@ def send(message: Message, urls: Sequence[tuple[int, str]]) -> list[str]:
     import apprise  # slow to import: only when there is something to send
 
     warnings: list[str] = []
-    with _apprise_silenced():
+    with apprise_silenced():
         for line, url in urls:
             sender = apprise.Apprise(asset=apprise.AppriseAsset(
                 app_id="backupcheck", app_desc="backupcheck", storage_mode="memory"))

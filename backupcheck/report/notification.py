@@ -40,11 +40,13 @@ def _listed(on: Collection[Status]) -> frozenset[Status]:
     return frozenset(listed)
 
 
-def summary_line(report: RunReport) -> str:
-    """``drill FAIL: 2 of 3 clients need attention (6 targets)``."""
+def summary_line(report: RunReport, on: Collection[Status] = ()) -> str:
+    """``drill FAIL: 2 of 3 clients need attention (6 targets)``: clients with a failure or
+    an error, or a warning too when ``on`` names warnings."""
+    listed = _listed(on)
     clients = len(report.clients)
     targets = sum(len(c.targets) for c in report.clients)
-    bad = sum(1 for c in report.clients if c.status is not Status.PASS)
+    bad = sum(1 for c in report.clients if c.status in listed)
     state = (f"{bad} of {clients} client{'s' if clients != 1 else ''} need attention" if bad
              else f"{clients} client{'s' if clients != 1 else ''} passed")
     return (f"{report.command} {str(report.status).upper()}: {state} "
@@ -73,17 +75,17 @@ def run_message(report: RunReport, on: Collection[Status], *, report_path: str |
                 hidden += 1
                 continue
             shown += 1
-            lines.append(_short(f"  {str(found.status).upper()} {target} {found.id}: "
+            lines.append(_short(f"- {str(found.status).upper()} {target} {found.id}: "
                                 f"{found.message}"))
     if hidden:
         lines.append(f"… and {hidden} more finding{'s' if hidden != 1 else ''}")
     footer = [_short(f"note: {note}") for note in notes[:3]]
     if report_path:
         footer.append(_short(f"full report: {report_path}", 400))
-    body = "\n".join(lines) or summary_line(report)
+    body = "\n".join(lines) or summary_line(report, on)
     room = MAX_BODY - sum(len(line) + 1 for line in footer)
     if len(body) > room:  # cut findings, never the footer
         body = body[: room - 2].rsplit("\n", 1)[0] + "\n…"
     body = "\n".join([body, *footer])
-    return Message(title=f"backupcheck {summary_line(report)}", body=body,
+    return Message(title=f"backupcheck {summary_line(report, on)}", body=body,
                    status=report.status)
