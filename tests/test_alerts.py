@@ -348,6 +348,17 @@ def test_malformed_mute_stops_with_exit_2_naming_it(estate: dict[str, Any], tmp_
     assert message in result.stderr
 
 
+def test_inventory_checks_the_settings_too(estate: dict[str, Any], tmp_path: Path) -> None:
+    settings = settings_file(tmp_path, '[metrics]\ntextfile = "x.txt"\n')
+    result = run_cli("inventory", "--targets", str(estate["targets"]), "--settings",
+                     str(settings))
+    assert result.exit_code == 2
+    assert f"{settings}:2: metrics.textfile: " in result.stderr
+    missing = run_cli("verify", "--targets", str(estate["targets"]), "--settings",
+                      str(tmp_path / "nope.toml"))
+    assert missing.exit_code == 2 and "settings file not found" in missing.stderr
+
+
 # ---------------------------------------------------------------- choosing checks
 
 

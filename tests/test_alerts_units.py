@@ -227,3 +227,26 @@ def test_ping_retries_a_server_error_then_warns_without_the_url() -> None:
     closed = Healthcheck(f"http://127.0.0.1:9/{TOKEN}", pause=0.01)
     problem = closed.start()
     assert problem is not None and TOKEN not in problem and "refused" in problem.lower()
+
+
+def test_shipped_alerting_rules_name_only_metrics_we_write() -> None:
+    import re
+
+    import yaml
+
+    from backupcheck.report.prometheus import BY_NAME
+
+    root = Path(__file__).resolve().parent.parent
+    rules = yaml.safe_load((root / "docs/alerting/backupcheck.rules.yml").read_text())
+    (group,) = rules["groups"]
+    assert group["rules"]
+    for rule in group["rules"]:
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule
+        names = set(re.findall(r"backupcheck_\w+", rule["expr"]))
+        assert names and names <= set(BY_NAME), rule["alert"]
+        statuses = set(re.findall(r'status="(\w+)"', rule["expr"]))
+        assert statuses <= {"pass", "warn", "error", "fail", "muted"}
+    documented = (root / "docs/alerts-and-metrics.md").read_text() + \
+        (root / "docs/reference.md").read_text()
+    for name in BY_NAME:
+        assert name.removeprefix("backupcheck_restore") in documented, name
