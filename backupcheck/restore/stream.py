@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import xxhash
-from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.backends.base import ByteStream, CatalogEntry, FileMissing
 from backupcheck.errors import BackupcheckError
@@ -122,7 +121,7 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
                           f"no data for {watchdog.idle_timeout:.0f}s: timed out")
     except FileMissing as exc:
         return result(FileOutcome.MISSING, _one_line(exc))
-    except (BackupcheckError, OSError, ValueError, ClientError, BotoCoreError) as exc:
+    except (BackupcheckError, OSError, ValueError) as exc:
         if watched is not None and watched.timed_out:
             return result(FileOutcome.UNREADABLE,
                           f"no data for {watchdog.idle_timeout:.0f}s: timed out")
