@@ -20,7 +20,7 @@ from backupcheck import __version__
 
 Ping = Literal["start", "success", "fail"]
 SUFFIX: dict[Ping, str] = {"start": "/start", "success": "", "fail": "/fail"}
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 5.0
 TRIES = 3
 #: what healthchecks.io keeps of a ping's body
 MAX_BODY = 10_000
