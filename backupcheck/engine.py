@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import xxhash
 
@@ -46,6 +47,13 @@ def seed_for(client: str, target: str, base_seed: int) -> int:
     return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)
 
 
+def run_base_seed(started: datetime) -> int:
+    """The base seed of a run without ``--seed``: its start time to the microsecond, so the
+    objects a capped S3 set samples rotate from run to run instead of skipping the same ones
+    every week. Each target's seed (in its evidence) is derived from it."""
+    return int(started.timestamp() * 1_000_000)
+
+
 class OpenBackends:
     """The backends of a run that are still open, so an interrupt can close them all.
 
@@ -76,11 +84,12 @@ class OpenBackends:
                 log.debug("closing a backend after an interrupt failed", exc_info=True)
 
 
-def _run_one(client: Client, target: Target, work: TargetWork, base_seed: int,
+def _run_one(client: Client, target: Target, work: TargetWork, seed: int | None, base_seed: int,
              extra_ids: Sequence[str], registry: OpenBackends) -> TargetResult:
     backend: Backend | None = None
     try:
-        backend = open_backend(client, target, seed_for(client.name, target.name, base_seed))
+        chosen = seed if seed is not None else seed_for(client.name, target.name, base_seed)
+        backend = open_backend(client, target, chosen)
         registry.add(backend)
         return work(client, target, backend)
     except (ReadOnlyViolation, ConfigError):
@@ -113,18 +122,23 @@ def run_targets(
     *,
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
-    base_seed: int = 0,
+    seed: int | None = None,
     extra_check_ids: Sequence[str] = (),
 ) -> RunReport:
-    """Apply ``work`` to every target concurrently; results keep the configuration's order."""
+    """Apply ``work`` to every target concurrently; results keep the configuration's order.
+
+    ``seed`` (``--seed``) is every target's sampling seed as given; without it each target
+    gets its own, derived from the run's start time (:func:`run_base_seed`).
+    """
     started = now_utc()
+    base_seed = run_base_seed(started)
     jobs = [(client, target) for client in clients for target in client.targets]
 
     registry = OpenBackends()
 
     def one(job: tuple[Client, Target]) -> TargetResult:
         client, target = job
-        result = _run_one(client, target, work, base_seed, extra_check_ids, registry)
+        result = _run_one(client, target, work, seed, base_seed, extra_check_ids, registry)
         if progress is not None:
             progress(client.name, target.name)
         return result

@@ -92,6 +92,8 @@ class Policy:
     kms_key_id: str = ""
     max_restic_keys: int = 1
     min_snapshots: int = 1
+    #: current versions HEADed one by one per S3 set; beyond it a rotating sample (``warn``)
+    max_object_heads: int = 100_000
 
 
 @dataclass(frozen=True)

@@ -238,9 +238,10 @@ def test_planted_problem_gives_the_verdict_and_exit_code(acme: AcmePacks) -> Non
     for result in (acme.default, acme.fresh):
         assert result.verdict.status is Status.FAIL
         assert result.exit_code == 1
-        assert result.verdict.headline == "ATTENTION: 2 problems"
+        assert result.verdict.headline == "ATTENTION: 3 problems"
         assert {(i.target, i.check_id) for i in result.verdict.problems} == {
-            ("acme-nas", "s3.object_lock.mode"), ("acme-nas", "s3.object_lock.retention")}
+            ("acme-nas", "s3.object_lock.mode"), ("acme-nas", "s3.object_lock.retention"),
+            ("acme-nas", "s3.objects.locked")}
         pillars = {p.key: p.answer for p in result.verdict.pillars}
         assert pillars == {"fresh": "YES", "immutable": "NO", "encrypted": "YES",
                            "restorable": "YES", "rto": "YES"}
@@ -546,7 +547,7 @@ def test_report_renders_in_chromium_without_external_requests(
     assert rendered.requests.page == [], rendered.requests.page
     dom = rendered.dom
     assert 'id="client">acme</h1>' in dom
-    assert 'id="headline">ATTENTION: 2 problems</div>' in dom
+    assert 'id="headline">ATTENTION: 3 problems</div>' in dom
     assert f'id="rto">{format_duration(demo.clients["acme"].rto_seconds, "prose")}</b>' in dom
     assert "acme-nas" in dom and "GOVERNANCE" in dom and "7 days" in dom
     assert "<script" not in dom.lower()

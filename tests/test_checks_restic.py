@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backupcheck.backends.restic import CheckOutcome, KeyInfo, Keys, RepoConfig, Snapshot
-from backupcheck.backends.s3 import BucketSettings
+from backupcheck.backends.s3 import BucketProtection, BucketSettings
 from backupcheck.checks import restic as checks
 from backupcheck.checks.restic import ResticFacts, StorageFacts
 from backupcheck.model import Policy, Status
@@ -78,14 +78,17 @@ def test_storage_that_cannot_be_immutable_warns(kind: str) -> None:
 
 def _s3(settings: BucketSettings | None, error: str = "") -> StorageFacts:
     return StorageFacts(kind="s3", location="s3:https://s3.example/acme-restic",
-                        bucket="acme-restic", endpoint_url="https://s3.example",
-                        settings=settings, error=error)
+                        bucket="acme-restic", prefix="repo", endpoint_url="https://s3.example",
+                        settings=settings, error=error, protection=BucketProtection())
 
 
 def test_locked_bucket_passes() -> None:
     found = checks.storage_immutable(facts(storage=_s3(LOCKED)))
     assert found.status is Status.PASS
-    assert [c["status"] for c in found.evidence["bucket_checks"]] == ["pass"] * 4
+    assert [c["id"] for c in found.evidence["bucket_checks"]] == [
+        "s3.versioning", "s3.object_lock", "s3.object_lock.mode", "s3.object_lock.retention",
+        "s3.lifecycle", "s3.bucket_policy"]
+    assert [c["status"] for c in found.evidence["bucket_checks"]] == ["pass"] * 6
 
 
 @pytest.mark.parametrize("settings", [
@@ -152,3 +155,52 @@ def test_a_fact_that_could_not_be_fetched_makes_only_its_check_error() -> None:
     assert result["restic.keys"] is Status.ERROR
     assert result["restic.integrity"] is Status.ERROR
     assert result["restic.freshness"] is Status.PASS
+
+
+def test_a_snapshot_from_the_future_fails_and_is_never_fresh() -> None:
+    """A snapshot dated a day ahead (a wrong clock, or a forged ``restic backup --time``)
+    would otherwise make a repository look fresh for ever."""
+    future = checks.freshness(facts(snapshots=(snap(100, 1), snap(-24, 2))))
+    assert future.status is Status.FAIL, future.message
+    assert "future" in future.message
+    assert future.evidence["future_snapshots"] == 1
+    assert future.evidence["future_examples"] == ["02020202"]
+    # beside a genuinely fresh one it still fails: it is itself the finding
+    also_fresh = checks.freshness(facts(snapshots=(snap(5, 1), snap(-24, 2))))
+    assert also_fresh.status is Status.FAIL
+    # the newest snapshot that counts is the fresh one, not the one from the future
+    assert also_fresh.evidence["snapshot"] == "01010101"
+
+
+def test_a_few_minutes_of_clock_skew_is_not_the_future() -> None:
+    skewed = checks.freshness(facts(snapshots=(snap(-4 / 60, 1),)))
+    assert skewed.status is Status.PASS, skewed.message
+    assert skewed.evidence["future_snapshots"] == 0
+
+
+def _guarded(protection: BucketProtection) -> StorageFacts:
+    return replace(_s3(LOCKED), protection=protection)
+
+
+def test_a_lifecycle_rule_or_policy_that_undoes_the_lock_makes_storage_mutable() -> None:
+    """The repository's bucket is locked, but a lifecycle rule expires the packs after a day,
+    or the bucket policy lets anyone delete versions: not immutable storage."""
+    expiring = BucketProtection(lifecycle_rules=({
+        "ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": ""},
+        "Expiration": {"Days": 1}},))
+    found = checks.storage_immutable(facts(storage=_guarded(expiring)))
+    assert found.status is Status.FAIL, found.message
+    assert "cleanup" in found.message
+    open_policy = BucketProtection(policy=(
+        '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:Delete*", '
+        '"Resource": "arn:aws:s3:::acme-restic/repo/*"}]}'), own_account="111122223333")
+    found = checks.storage_immutable(facts(storage=_guarded(open_policy)))
+    assert found.status is Status.FAIL, found.message
+    own = BucketProtection(policy=(
+        '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+        '"arn:aws:iam::111122223333:role/backup"}, "Action": "s3:DeleteObjectVersion", '
+        '"Resource": "arn:aws:s3:::acme-restic/*"}]}'), own_account="111122223333")
+    found = checks.storage_immutable(facts(storage=_guarded(own)))
+    assert found.status is Status.WARN, found.message
+    unread = checks.storage_immutable(facts(storage=replace(_s3(LOCKED), protection=None)))
+    assert unread.status is Status.ERROR

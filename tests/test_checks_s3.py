@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from backupcheck.backends.s3 import BucketSettings, HeadFacts, ObjectScan
+from backupcheck.backends.s3 import BucketProtection, BucketSettings, HeadFacts, ObjectScan
 from backupcheck.checks import s3 as checks
 from backupcheck.checks.registry import HINTS
 from backupcheck.checks.s3 import S3Facts
@@ -48,17 +49,20 @@ def good_scan(**changes: Any) -> ObjectScan:
 
 
 def facts(settings: BucketSettings | None = None, scan: ObjectScan | None = None,
-          policy: Policy | None = None, rpo_seconds: float = 26 * 3600) -> S3Facts:
+          policy: Policy | None = None, rpo_seconds: float = 26 * 3600,
+          protection: BucketProtection | None = None, prefix: str = "Veeam/") -> S3Facts:
     return S3Facts(policy=policy or Policy(), rpo_seconds=rpo_seconds, now=NOW,
-                   settings=settings or good_settings(), scan=scan or good_scan())
+                   settings=settings or good_settings(), scan=scan or good_scan(),
+                   prefix=prefix, protection=protection or BucketProtection())
 
 
 def test_all_checks_pass_on_a_compliant_bucket_in_spec_order() -> None:
     findings = checks.run_all(facts(policy=Policy(encryption="aws:kms", kms_key_id=KEY_ID)))
     assert [f.id for f in findings] == [
         "s3.versioning", "s3.object_lock", "s3.object_lock.mode", "s3.object_lock.retention",
-        "s3.objects.locked", "s3.encryption", "s3.objects.encrypted", "s3.delete_markers",
-        "s3.public_access", "s3.freshness"]
+        "s3.objects.locked", "s3.objects.overwritten", "s3.lifecycle", "s3.bucket_policy",
+        "s3.encryption", "s3.objects.encrypted", "s3.delete_markers", "s3.public_access",
+        "s3.freshness"]
     assert {f.id: str(f.status) for f in findings} == {f.id: "pass" for f in findings}
     assert all(f.hint == "" and f.message for f in findings)
     assert all(f.evidence["bucket"] == "acme-veeam" for f in findings)
@@ -72,7 +76,8 @@ def test_every_check_id_has_a_hint() -> None:
 def test_bucket_checks_are_the_settings_only_subset() -> None:
     ids = [f.id for f in checks.run_bucket_checks(facts())]
     assert ids == ["s3.versioning", "s3.object_lock", "s3.object_lock.mode",
-                   "s3.object_lock.retention", "s3.encryption", "s3.public_access"]
+                   "s3.object_lock.retention", "s3.lifecycle", "s3.bucket_policy",
+                   "s3.encryption", "s3.public_access"]
 
 
 # ---------------------------------------------------------------- versioning
@@ -350,21 +355,345 @@ def test_evidence_is_json_serialisable() -> None:
     import json
 
     settings = good_settings(versioning="Suspended", errors={"encryption": "AccessDenied"})
-    scan = good_scan(heads=[head("x", lock_mode="", retain_until=None)], head_sampled=True)
-    for finding in checks.run_all(facts(settings, scan)):
+    scan = good_scan(heads=[head("x", lock_mode="", retain_until=None)], head_sampled=True,
+                     stacked=1, stacked_examples=[{"key": "x", "current": "2026-11-21",
+                                                   "older_versions": 1, "older": ["2026"]}])
+    protection = BucketProtection(
+        lifecycle_rules=({"ID": "d", "Status": "Enabled",
+                          "Expiration": {"Date": datetime(2027, 1, 1, tzinfo=UTC)}},),
+        policy='{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:*", '
+               '"Resource": "*"}}', own_account="111122223333", policy_public=True)
+    for finding in checks.run_all(facts(settings, scan, protection=protection)):
         json.dumps(finding.to_json())
 
 
 def test_listing_error_makes_only_the_object_checks_error() -> None:
     broken = S3Facts(policy=Policy(), rpo_seconds=3600, now=NOW,
                      settings=good_settings(versioning="Suspended"), scan=None,
-                     listing_error="cannot list bucket 'acme-veeam': AccessDenied")
+                     listing_error="cannot list bucket 'acme-veeam': AccessDenied",
+                     protection=BucketProtection())
     found = {f.id: f for f in checks.run_all(broken)}
     assert {i: str(f.status) for i, f in found.items()} == {
         "s3.versioning": "fail", "s3.object_lock": "pass", "s3.object_lock.mode": "pass",
         "s3.object_lock.retention": "pass", "s3.objects.locked": "error",
+        "s3.objects.overwritten": "error", "s3.lifecycle": "pass", "s3.bucket_policy": "pass",
         "s3.encryption": "pass", "s3.objects.encrypted": "error", "s3.delete_markers": "error",
         "s3.public_access": "pass", "s3.freshness": "error"}
     assert found["s3.freshness"].evidence["error"] == (
         "cannot list bucket 'acme-veeam': AccessDenied")
     assert "AccessDenied" in found["s3.objects.locked"].message
+
+
+# ---------------------------------------------------------------- weaker per-object locks (#15)
+
+
+def test_objects_locked_fails_on_weaker_mode_and_shorter_retention_than_the_policy() -> None:
+    """Bucket default and policy COMPLIANCE 30 d; the writer set explicit per-object
+    GOVERNANCE retention ending an hour after the write. Unexpired retention is not enough:
+    the mode and the period the object was written with are judged against the policy."""
+    written = NOW - timedelta(minutes=10)
+    heads = [head("good", last_modified=written, retain_until=written + timedelta(days=30)),
+             head("weak", lock_mode="GOVERNANCE", last_modified=written,
+                  retain_until=written + timedelta(hours=1)),
+             head("short", last_modified=written, retain_until=written + timedelta(days=2)),
+             head("held", lock_mode="", retain_until=None, legal_hold=True,
+                  last_modified=written)]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=4)))
+    assert finding.status is Status.FAIL, finding.message
+    evidence = finding.evidence
+    assert evidence["weaker_mode"] == 1
+    assert evidence["weaker_mode_examples"] == ["weak"]
+    assert evidence["short_retention"] == 2
+    assert evidence["short_retention_examples"] == ["weak", "short"]
+    assert evidence["unlocked"] == 0
+    assert evidence["earliest_retain_until"] == (written + timedelta(hours=1)).isoformat()
+    assert (evidence["required_mode"], evidence["min_retention_days"]) == ("COMPLIANCE", 30)
+    assert "GOVERNANCE" in finding.message and "30" in finding.message
+    assert "2 of 4" in finding.message
+
+
+@pytest.mark.parametrize(("mode", "required", "weak"), [
+    ("GOVERNANCE", "COMPLIANCE", True), ("COMPLIANCE", "COMPLIANCE", False),
+    ("GOVERNANCE", "GOVERNANCE", False), ("COMPLIANCE", "GOVERNANCE", False),
+    ("GOVERNANCE", "any", False),
+])
+def test_objects_locked_mode_against_the_policy(mode: str, required: Any, weak: bool) -> None:
+    heads = [head("k", lock_mode=mode, last_modified=NOW - timedelta(days=1),
+                  retain_until=NOW + timedelta(days=29))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=1),
+                                          policy=Policy(object_lock_mode=required)))
+    assert finding.status is (Status.FAIL if weak else Status.PASS), finding.message
+    assert finding.evidence["weaker_mode"] == int(weak)
+
+
+def test_objects_locked_retention_period_is_measured_from_the_write() -> None:
+    """30 days from the write is enough, even if only 1 day of it is left now; a minute
+    short of the period (clock noise) is tolerated, a day short is not."""
+    written = NOW - timedelta(days=29)
+    heads = [head("ok", last_modified=written, retain_until=written + timedelta(days=30)),
+             head("noise", last_modified=written,
+                  retain_until=written + timedelta(days=30) - timedelta(seconds=60)),
+             head("short", last_modified=written,
+                  retain_until=written + timedelta(days=29, hours=12))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=3)))
+    assert finding.evidence["short_retention_examples"] == ["short"]
+    assert finding.evidence["shortest_retention_days"] == 29.5
+    assert finding.status is Status.FAIL
+
+
+def test_objects_locked_legal_hold_counts_as_locked() -> None:
+    heads = [head("held", lock_mode="GOVERNANCE", legal_hold=True,
+                  last_modified=NOW - timedelta(days=1), retain_until=NOW - timedelta(hours=1))]
+    finding = checks.objects_locked(facts(scan=good_scan(heads=heads, current=1)))
+    assert finding.status is Status.PASS, finding.message
+    assert finding.evidence["legal_hold"] == 1
+
+
+# ---------------------------------------------------------------- lifecycle (#15)
+
+
+def rule(**fields: Any) -> dict[str, Any]:
+    return {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, **fields}
+
+
+def lifecycle_of(*rules: dict[str, Any], prefix: str = "Veeam/", days: int = 30) -> Any:
+    return checks.lifecycle(facts(protection=BucketProtection(lifecycle_rules=rules),
+                                  prefix=prefix, policy=Policy(min_retention_days=days)))
+
+
+def test_lifecycle_passes_without_a_configuration() -> None:
+    finding = checks.lifecycle(facts())
+    assert finding.status is Status.PASS
+    assert "no lifecycle configuration" in finding.message
+    assert finding.evidence["rules"] == 0
+
+
+def test_lifecycle_rule_that_expires_versions_after_a_day_fails() -> None:
+    """The issue's rule: current and noncurrent versions expire after one day."""
+    finding = lifecycle_of(rule(ID="cleanup", Expiration={"Days": 1},
+                                NoncurrentVersionExpiration={"NoncurrentDays": 1}))
+    assert finding.status is Status.FAIL
+    offending = finding.evidence["offending"]
+    assert [(o["rule"], o["expires"], o["after_days"]) for o in offending] == [
+        ("cleanup", "current versions", 1), ("cleanup", "noncurrent versions", 1)]
+    assert "cleanup" in finding.message and "30" in finding.message
+
+
+@pytest.mark.parametrize(("fields", "status"), [
+    ({"Expiration": {"Days": 30}}, Status.PASS),
+    ({"Expiration": {"Days": 29}}, Status.FAIL),
+    ({"NoncurrentVersionExpiration": {"NoncurrentDays": 365}}, Status.PASS),
+    ({"NoncurrentVersionExpiration": {"NoncurrentDays": 7, "NewerNoncurrentVersions": 3}},
+     Status.FAIL),
+    ({"Expiration": {"Date": datetime(2027, 1, 1, tzinfo=UTC)}}, Status.FAIL),
+    ({"Expiration": {"ExpiredObjectDeleteMarker": True}}, Status.PASS),
+    ({"Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]}, Status.PASS),
+    ({"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}, Status.PASS),
+])
+def test_lifecycle_actions(fields: dict[str, Any], status: Status) -> None:
+    assert lifecycle_of(rule(**fields)).status is status
+
+
+@pytest.mark.parametrize(("filters", "applies"), [
+    ({"Filter": {"Prefix": ""}}, True),
+    ({"Filter": {}}, True),
+    ({"Filter": {"Prefix": "Veeam/"}}, True),
+    ({"Filter": {"Prefix": "Veeam/Job1/"}}, True),  # part of the set
+    ({"Filter": {"Prefix": "Vee"}}, True),
+    ({"Filter": {"Prefix": "logs/"}}, False),
+    ({"Prefix": "Veeam/"}, True),  # the legacy top-level prefix
+    ({"Prefix": "logs/"}, False),
+    ({"Filter": {"Tag": {"Key": "tier", "Value": "temp"}}}, True),  # some objects
+    ({"Filter": {"ObjectSizeLessThan": 1024}}, True),
+    ({"Filter": {"And": {"Prefix": "Veeam/", "Tags": [{"Key": "a", "Value": "b"}]}}}, True),
+    ({"Filter": {"And": {"Prefix": "logs/", "ObjectSizeGreaterThan": 5}}}, False),
+])
+def test_lifecycle_filters_that_apply_to_the_set(filters: dict[str, Any], applies: bool) -> None:
+    body = {"ID": "r", "Status": "Enabled", "Expiration": {"Days": 1}, **filters}
+    finding = lifecycle_of(body)
+    assert finding.status is (Status.FAIL if applies else Status.PASS), finding.message
+
+
+def test_lifecycle_disabled_rules_are_listed_not_judged() -> None:
+    finding = lifecycle_of(rule(Status="Disabled", Expiration={"Days": 1}))
+    assert finding.status is Status.PASS
+    assert finding.evidence["disabled_rules"] == ["r"]
+
+
+def test_lifecycle_whole_bucket_set_is_reached_by_any_prefix() -> None:
+    finding = lifecycle_of(rule(Filter={"Prefix": "logs/"}, Expiration={"Days": 1}), prefix="")
+    assert finding.status is Status.FAIL
+
+
+def test_lifecycle_error_when_unreadable() -> None:
+    protection = BucketProtection(errors={"lifecycle": "AccessDenied: Access Denied"})
+    finding = checks.lifecycle(facts(protection=protection))
+    assert finding.status is Status.ERROR
+    assert "AccessDenied" in finding.message
+    others = {f.id: f.status for f in checks.run_all(facts(protection=protection))}
+    assert [i for i, s in others.items() if s is not Status.PASS] == ["s3.lifecycle"]
+
+
+def test_lifecycle_and_policy_error_when_not_read() -> None:
+    unread = S3Facts(policy=Policy(), rpo_seconds=3600, now=NOW, settings=good_settings(),
+                     scan=good_scan())
+    assert checks.lifecycle(unread).status is Status.ERROR
+    assert checks.bucket_policy(unread).status is Status.ERROR
+
+
+# ---------------------------------------------------------------- bucket policy (#15)
+
+OWN_ACCOUNT = "111122223333"
+
+
+def policy_facts(statements: list[dict[str, Any]], **protection: Any) -> S3Facts:
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    fields: dict[str, Any] = {"policy": document, "own_account": OWN_ACCOUNT,
+                              "own_account_note": "STS GetCallerIdentity",
+                              "policy_public": False}
+    fields.update(protection)
+    return facts(protection=BucketProtection(**fields))
+
+
+def test_bucket_policy_passes_without_a_policy() -> None:
+    finding = checks.bucket_policy(facts())
+    assert finding.status is Status.PASS
+    assert "no bucket policy" in finding.message
+    assert finding.evidence["policy"] is False
+
+
+def test_bucket_policy_letting_anyone_bypass_governance_and_delete_versions_fails() -> None:
+    statement = {"Sid": "Open", "Effect": "Allow", "Principal": "*",
+                 "Action": ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"],
+                 "Resource": "arn:aws:s3:::acme-veeam/*"}
+    finding = checks.bucket_policy(policy_facts([statement], policy_public=True))
+    assert finding.status is Status.FAIL
+    grants = finding.evidence["grants"]
+    assert grants == [{"statement": "Open", "principal": "*", "scope": "anyone",
+                       "actions": ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+                       "conditional": False}]
+    assert finding.evidence["is_public"] is True
+    assert "anyone" in finding.message and "s3:DeleteObjectVersion" in finding.message
+
+
+def test_bucket_policy_other_account_fails_same_account_warns() -> None:
+    other = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+             "Action": "s3:PutLifecycleConfiguration", "Resource": "arn:aws:s3:::acme-veeam"}
+    assert checks.bucket_policy(policy_facts([other])).status is Status.FAIL
+    same = dict(other, Principal={"AWS": f"arn:aws:iam::{OWN_ACCOUNT}:role/veeam"})
+    finding = checks.bucket_policy(policy_facts([same]))
+    assert finding.status is Status.WARN
+    assert finding.evidence["grants"][0]["scope"] == "same account"
+
+
+def test_bucket_policy_unknown_own_account_fails_and_says_so() -> None:
+    same = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OWN_ACCOUNT}:role/veeam"},
+            "Action": "s3:DeleteObjectVersion", "Resource": "arn:aws:s3:::acme-veeam/*"}
+    finding = checks.bucket_policy(policy_facts(
+        [same], own_account="", own_account_note="STS GetCallerIdentity failed: AccessDenied"))
+    assert finding.status is Status.FAIL
+    assert "own account" in finding.message and "AccessDenied" in finding.message
+    assert finding.evidence["own_account"] == ""
+
+
+def test_bucket_policy_condition_makes_a_warning() -> None:
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:DeleteObjectVersion",
+                 "Resource": "arn:aws:s3:::acme-veeam/*",
+                 "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}
+    finding = checks.bucket_policy(policy_facts([statement]))
+    assert finding.status is Status.WARN
+    assert "condition" in finding.message
+
+
+def test_bucket_policy_public_by_the_servers_word_fails() -> None:
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                 "Resource": "arn:aws:s3:::acme-veeam/*"}
+    finding = checks.bucket_policy(policy_facts([statement], policy_public=True))
+    assert finding.status is Status.FAIL
+    assert "public" in finding.message
+    assert checks.bucket_policy(policy_facts([statement])).status is Status.PASS
+
+
+def test_bucket_policy_cancelled_by_deny_passes_with_evidence() -> None:
+    grant = {"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+             "Resource": "arn:aws:s3:::acme-veeam/*"}
+    refuse = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+    finding = checks.bucket_policy(policy_facts([grant, refuse]))
+    assert finding.status is Status.PASS, finding.message
+    assert finding.evidence["cancelled_by_deny"]
+
+
+def test_bucket_policy_errors() -> None:
+    denied = BucketProtection(errors={"bucket_policy": "AccessDenied: Access Denied"})
+    finding = checks.bucket_policy(facts(protection=denied))
+    assert finding.status is Status.ERROR
+    assert "AccessDenied" in finding.message
+    others = {f.id: f.status for f in checks.run_all(facts(protection=denied))}
+    assert [i for i, s in others.items() if s is not Status.PASS] == ["s3.bucket_policy"]
+    garbled = checks.bucket_policy(facts(protection=BucketProtection(policy="{not json")))
+    assert garbled.status is Status.ERROR
+
+
+# ---------------------------------------------------------------- overwritten (#15)
+
+
+def test_overwritten_passes_when_no_key_was_written_twice() -> None:
+    finding = checks.objects_overwritten(facts())
+    assert finding.status is Status.PASS
+    assert finding.evidence["stacked"] == 0
+
+
+def test_overwritten_warns_and_names_keys_with_their_version_dates() -> None:
+    examples = [{"key": "Veeam/full.vbk", "current": "2026-11-21T22:00:00+00:00",
+                 "older_versions": 1, "older": ["2026-11-01T22:00:00+00:00"]}]
+    finding = checks.objects_overwritten(facts(scan=good_scan(stacked=1,
+                                                              stacked_examples=examples)))
+    assert finding.status is Status.WARN
+    assert finding.evidence["stacked"] == 1
+    assert finding.evidence["examples"] == examples
+    assert "Veeam/full.vbk" in finding.message
+    # why the stored digest is no comfort: the attacker writes a matching one
+    assert "x-amz-meta-xxh3-128" in finding.evidence["note"]
+    assert finding.hint == HINTS["s3.objects.overwritten"]
+
+
+def test_overwritten_is_error_when_the_server_cannot_list_versions() -> None:
+    reason = "server does not support ListObjectVersions (NotImplemented)"
+    finding = checks.objects_overwritten(facts(scan=good_scan(versions_unknown=reason)))
+    assert finding.status is Status.ERROR
+    assert reason in finding.message
+    markers = checks.delete_markers(facts(scan=good_scan(versions_unknown=reason)))
+    assert markers.status is Status.ERROR and reason in markers.message
+
+
+# ---------------------------------------------------------------- sampled sets (#15)
+
+
+def test_a_clean_sample_is_a_warning_never_a_pass() -> None:
+    """More current versions than max_object_heads: only a sample was HEADed, so "all
+    locked" / "all encrypted" would be a claim about objects nobody looked at."""
+    scan = good_scan(current=60, head_sampled=True, seed=1234)
+    policy = Policy(max_object_heads=3)
+    locked = checks.objects_locked(facts(scan=scan, policy=policy))
+    assert locked.status is Status.WARN, locked.message
+    assert "examined 3 of 60" in locked.message
+    assert "seed 1234" in locked.message
+    assert (locked.evidence["max_object_heads"], locked.evidence["seed"]) == (3, 1234)
+    encrypted = checks.objects_encrypted(facts(scan=scan, policy=policy))
+    assert encrypted.status is Status.WARN
+    assert "examined 3 of 60" in encrypted.message
+
+
+def test_a_sample_with_a_problem_still_fails() -> None:
+    heads = [head("k0"), head("k1", lock_mode="", retain_until=None), head("k2")]
+    scan = good_scan(heads=heads, current=60, head_sampled=True)
+    assert checks.objects_locked(facts(scan=scan)).status is Status.FAIL
+
+
+def test_freshness_fails_on_an_object_from_the_future() -> None:
+    scan = good_scan(newest=NOW + timedelta(days=2), newest_key="Veeam/forged.vbk")
+    finding = checks.freshness(facts(scan=scan))
+    assert finding.status is Status.FAIL, finding.message
+    assert "future" in finding.message and "Veeam/forged.vbk" in finding.message
+    skew = checks.freshness(facts(scan=good_scan(newest=NOW + timedelta(minutes=4))))
+    assert skew.status is Status.PASS

@@ -26,6 +26,7 @@ encryption = "aws:kms"
 kms_key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
 max_restic_keys = 2
 min_snapshots = 3
+max_object_heads = 500
 
 [[targets]]
 name = "acme-veeam"
@@ -105,6 +106,7 @@ def test_good_file_loads_every_key(tmp_path: Path) -> None:
     assert client.policy.kms_key_id == "1234abcd-12ab-34cd-56ef-1234567890ab"
     assert client.policy.max_restic_keys == 2
     assert client.policy.min_snapshots == 3
+    assert client.policy.max_object_heads == 500
     s3, restic = client.targets
     assert isinstance(s3, S3Target)
     assert (s3.name, s3.bucket, s3.prefix, s3.region, s3.profile) == (
@@ -123,8 +125,8 @@ def test_policy_defaults(tmp_path: Path) -> None:
     client = load_client(write_client(tmp_path, "acme", MINIMAL.format(name="acme")))
     policy = client.policy
     assert (policy.object_lock_mode, policy.min_retention_days, policy.encryption,
-            policy.kms_key_id, policy.max_restic_keys, policy.min_snapshots) == (
-        "COMPLIANCE", 30, "any", "", 1, 1)
+            policy.kms_key_id, policy.max_restic_keys, policy.min_snapshots,
+            policy.max_object_heads) == ("COMPLIANCE", 30, "any", "", 1, 1, 100_000)
     assert client.targets == ()
 
 
@@ -187,6 +189,10 @@ def test_unknown_key_in_second_target_points_at_that_target(cli: Any, tmp_path: 
      ("must be one of any, AES256, aws:kms",)),
     ("max_restic_keys = 2", "max_restic_keys = 0", "policy.max_restic_keys",
      ("at least 1",)),
+    ("max_object_heads = 500", "max_object_heads = 0", "policy.max_object_heads",
+     ("at least 1",)),
+    ("max_object_heads = 500", 'max_object_heads = "10k"', "policy.max_object_heads",
+     ("expected an integer",)),
     ('paths = ["/srv/share"]', "paths = [1, 2]", "targets[1].paths",
      ("list of strings",)),
     ('bucket = "acme-veeam-immutable"', "bucket = 42", "targets[0].bucket",

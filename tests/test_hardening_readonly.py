@@ -76,6 +76,14 @@ def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dic
         s3.put_object(Bucket=bucket, Key=f"veeam/{rel}", Body=data)
     s3.delete_object(Bucket=bucket, Key="veeam/inc/2.vib")  # a delete marker, hiding one
     s3.put_object(Bucket=bucket, Key="veeam/inc/2.vib", Body=files["inc/2.vib"])
+    # a policy and a lifecycle configuration, so that reading them is shown to change neither
+    s3.put_bucket_policy(Bucket=bucket, Policy=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+        '"arn:aws:iam::123456789012:role/veeam"}, "Action": "s3:GetObject", "Resource": '
+        f'"arn:aws:s3:::{bucket}/*"}}]}}'))
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]})
     build_manifest(source, root / "m.parquet", workers=1)
     s3.put_object(Bucket=bucket, Key="manifests/veeam.parquet",
                   Body=(root / "m.parquet").read_bytes())
@@ -130,6 +138,9 @@ def test_a_full_run_changes_nothing_on_the_server(s3_server: S3Server,
     assert checks["restic.integrity"]["status"] == "pass"  # read all data: 100%
     assert verify.exit_code in (0, 1), verify.stderr
     assert inventory.exit_code in (0, 1), inventory.stderr
+    policy_checks = {c["id"]: c for c in verify.json()["clients"][0]["targets"][0]["checks"]}
+    assert policy_checks["s3.bucket_policy"]["evidence"]["policy"] is True
+    assert policy_checks["s3.lifecycle"]["evidence"]["rules"] == 1
     # ... and changed nothing: same buckets, versions, delete markers, settings
     assert set(after) == set(before)
     for bucket in before:

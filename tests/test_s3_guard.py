@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from backupcheck.backends.s3guard import is_read_operation, make_s3_client
+from backupcheck.backends.s3guard import is_read_operation, make_s3_client, make_sts_client
 from backupcheck.errors import ReadOnlyViolation
 from tests.conftest import S3Server
 
@@ -124,3 +124,20 @@ def test_every_client_is_guarded(s3_server: S3Server, setup: Any) -> None:
 ])
 def test_allow_list(name: str, allowed: bool) -> None:
     assert is_read_operation(name) is allowed
+
+
+def test_the_sts_client_asks_get_caller_identity_and_nothing_else(s3_server: S3Server) -> None:
+    """The one STS question (which account are these credentials?) passes; every other STS
+    operation, the credential-minting ones included, is refused before sending."""
+    sts = make_sts_client(endpoint_url=s3_server.url, region="us-east-1")
+    try:
+        assert sts.get_caller_identity()["Account"] == "123456789012"  # moto's account
+        for call in (lambda: sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/x",
+                                             RoleSessionName="s"),
+                     lambda: sts.get_session_token(),
+                     lambda: sts.get_federation_token(Name="x"),
+                     lambda: sts.get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")):
+            with pytest.raises(ReadOnlyViolation, match="GetCallerIdentity"):
+                call()
+    finally:
+        sts.close()

@@ -6,9 +6,11 @@ be asserted alone (``--client``) and all together.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,9 +24,12 @@ P = "vfy-"  # bucket names unique to this module (the server is shared by the se
 ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
           "RestrictPublicBuckets": True}
 ALL_PASS = dict.fromkeys(("s3.versioning", "s3.object_lock", "s3.object_lock.mode",
-                          "s3.object_lock.retention", "s3.objects.locked", "s3.encryption",
-                          "s3.objects.encrypted", "s3.delete_markers", "s3.public_access",
-                          "s3.freshness"), "pass")
+                          "s3.object_lock.retention", "s3.objects.locked",
+                          "s3.objects.overwritten", "s3.lifecycle", "s3.bucket_policy",
+                          "s3.encryption", "s3.objects.encrypted", "s3.delete_markers",
+                          "s3.public_access", "s3.freshness"), "pass")
+#: moto's account: what STS GetCallerIdentity answers for the test credentials
+MOTO_ACCOUNT = "123456789012"
 STALE_RPO_SECONDS = 1.0
 
 
@@ -151,6 +156,59 @@ def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
     s3.delete_object(Bucket=P + "deleted", Key="Veeam/incr-1.vib")  # a marker, not a deletion
     _client_file(targets, "deleted", url, P + "deleted")
 
+    # the writer's own per-object lock is weaker than the bucket default and the policy
+    _locked_bucket(s3, P + "weaklock", "COMPLIANCE", 30)
+    _encrypt(s3, P + "weaklock")
+    _block_public(s3, P + "weaklock")
+    _put(s3, P + "weaklock", "Veeam/full.vbk")
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    for name in ("Veeam/incr-1.vib", "Veeam/incr-2.vib"):
+        s3.put_object(Bucket=P + "weaklock", Key=name, Body=b"incremental",
+                      ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=soon)
+    _client_file(targets, "weaklock", url, P + "weaklock")
+
+    # a lock undone by configuration: anyone may bypass governance retention and delete
+    # versions, and a lifecycle rule expires current and noncurrent versions after a day.
+    # (AWS refuses a public policy while BlockPublicPolicy is on, so the block is off here.)
+    _locked_bucket(s3, P + "undone", "COMPLIANCE", 30)
+    _encrypt(s3, P + "undone")
+    _put(s3, P + "undone", "Veeam/full.vbk")
+    s3.put_bucket_policy(Bucket=P + "undone", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "LetAnyoneClean", "Effect": "Allow", "Principal": "*",
+            "Action": ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"],
+            "Resource": f"arn:aws:s3:::{P}undone/*"}]}))
+    s3.put_bucket_lifecycle_configuration(Bucket=P + "undone", LifecycleConfiguration={
+        "Rules": [{"ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": ""},
+                   "Expiration": {"Days": 1},
+                   "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]})
+    _client_file(targets, "undone", url, P + "undone")
+
+    # the MSP's own backup role may delete versions: a warning, not a failure; a Deny for
+    # everyone takes back what a broad grant gave; a lifecycle rule elsewhere is harmless
+    _locked_bucket(s3, P + "ownpolicy", "COMPLIANCE", 30)
+    _encrypt(s3, P + "ownpolicy")
+    _block_public(s3, P + "ownpolicy")
+    _put(s3, P + "ownpolicy", "Veeam/full.vbk")
+    s3.put_bucket_policy(Bucket=P + "ownpolicy", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "BackupRole", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:role/veeam"},
+             "Action": "s3:DeleteObjectVersion", "Resource": f"arn:aws:s3:::{P}ownpolicy/*"},
+            {"Sid": "Partner", "Effect": "Allow",
+             "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+             "Action": "s3:*", "Resource": f"arn:aws:s3:::{P}ownpolicy/*"},
+            # moto enforces Deny statements whatever their principal, so this one names
+            # only writes (a Deny of s3:* would lock the tool's own reads out)
+            {"Sid": "NoLockChanges", "Effect": "Deny",
+             "Principal": {"AWS": "444455556666"},
+             "Action": ["s3:Delete*", "s3:PutObject*", "s3:BypassGovernanceRetention"],
+             "Resource": f"arn:aws:s3:::{P}ownpolicy/*"}]}))
+    s3.put_bucket_lifecycle_configuration(Bucket=P + "ownpolicy", LifecycleConfiguration={
+        "Rules": [{"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+                   "Expiration": {"Days": 1}}]})
+    _client_file(targets, "ownpolicy", url, P + "ownpolicy", prefix="Veeam/")
+
     # targets that cannot be checked at all
     _client_file(targets, "missing", url, P + "does-not-exist")
     _client_file(targets, "unreachable", "http://127.0.0.1:1", P + "compliant")
@@ -198,8 +256,10 @@ def test_compliant_bucket_passes_everything(cli: Any, estate: Estate) -> None:
 
 def test_governance_seven_days_fails_mode_and_retention(cli: Any, estate: Estate) -> None:
     code, document = verify(cli, estate, "governance")
+    # the objects inherit the weak default: they too are locked weaker than the policy asks
     assert statuses(document, "governance") == {
-        **ALL_PASS, "s3.object_lock.mode": "fail", "s3.object_lock.retention": "fail"}
+        **ALL_PASS, "s3.object_lock.mode": "fail", "s3.object_lock.retention": "fail",
+        "s3.objects.locked": "fail"}
     assert code == 1
     checks = checks_of(document, "governance")
     assert checks["s3.object_lock.mode"]["evidence"] == {
@@ -241,6 +301,57 @@ def test_objects_written_before_the_lock_rule(cli: Any, estate: Estate) -> None:
     assert statuses(document, "prelock-new") == ALL_PASS
     assert checks_of(document, "prelock-new")["s3.objects.locked"]["evidence"]["checked"] == 1
     assert code == 1
+
+
+def test_objects_written_with_a_weaker_lock_than_the_policy_fail(cli: Any,
+                                                                 estate: Estate) -> None:
+    """Per-object GOVERNANCE retention of one hour under a COMPLIANCE 30 d default: the objects
+    are "locked" (unexpired retention), but anyone allowed to bypass governance retention can
+    delete them, and in an hour anyone can."""
+    code, document = verify(cli, estate, "weaklock")
+    assert statuses(document, "weaklock") == {**ALL_PASS, "s3.objects.locked": "fail"}
+    locked = checks_of(document, "weaklock")["s3.objects.locked"]
+    evidence = locked["evidence"]
+    assert (evidence["weaker_mode"], evidence["short_retention"]) == (2, 2)
+    assert sorted(evidence["weaker_mode_examples"]) == ["Veeam/incr-1.vib", "Veeam/incr-2.vib"]
+    assert evidence["unlocked"] == 0
+    earliest = datetime.fromisoformat(evidence["earliest_retain_until"])
+    assert earliest < datetime.now(UTC) + timedelta(hours=2)
+    assert "2 of 3" in locked["message"]
+    assert code == 1
+
+
+def test_policy_and_lifecycle_that_undo_the_lock_fail(cli: Any, estate: Estate) -> None:
+    code, document = verify(cli, estate, "undone")
+    assert statuses(document, "undone") == {
+        **ALL_PASS, "s3.lifecycle": "fail", "s3.bucket_policy": "fail",
+        "s3.public_access": "warn"}
+    checks = checks_of(document, "undone")
+    lifecycle = checks["s3.lifecycle"]["evidence"]
+    assert [(o["rule"], o["expires"], o["after_days"]) for o in lifecycle["offending"]] == [
+        ("cleanup", "current versions", 1), ("cleanup", "noncurrent versions", 1)]
+    policy = checks["s3.bucket_policy"]
+    assert policy["evidence"]["grants"] == [{
+        "statement": "LetAnyoneClean", "principal": "*", "scope": "anyone",
+        "actions": ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+        "conditional": False}]
+    assert policy["evidence"]["is_public"] is True  # GetBucketPolicyStatus agrees
+    assert "s3:BypassGovernanceRetention" in policy["message"]
+    assert code == 1
+
+
+def test_own_account_grant_warns_and_a_deny_cancels(cli: Any, estate: Estate) -> None:
+    """The account comes from STS GetCallerIdentity (moto answers 123456789012)."""
+    code, document = verify(cli, estate, "ownpolicy")
+    assert statuses(document, "ownpolicy") == {**ALL_PASS, "s3.bucket_policy": "warn"}
+    evidence = checks_of(document, "ownpolicy")["s3.bucket_policy"]["evidence"]
+    assert evidence["own_account"] == MOTO_ACCOUNT
+    assert [(g["statement"], g["scope"]) for g in evidence["grants"]] == [
+        ("BackupRole", "same account")]
+    assert any("Partner" in line for line in evidence["cancelled_by_deny"])
+    lifecycle = checks_of(document, "ownpolicy")["s3.lifecycle"]["evidence"]
+    assert lifecycle["rules"] == 1 and lifecycle["rules_applying"] == []
+    assert code == 0
 
 
 def test_key_hidden_behind_a_delete_marker_warns(cli: Any, estate: Estate) -> None:
@@ -299,7 +410,8 @@ def test_whole_estate_every_target_gets_its_result(cli: Any, estate: Estate) -> 
     assert by_client == {
         "compliant": "pass", "deleted": "warn", "governance": "fail", "missing": "error",
         "noenc": "fail", "nolock": "fail", "prelock": "fail", "prelock-new": "pass",
-        "stale": "fail", "unreachable": "error"}
+        "stale": "fail", "unreachable": "error", "weaklock": "fail", "undone": "fail",
+        "ownpolicy": "warn"}
     assert document["status"] == "fail"
     assert code == 1
 
@@ -314,7 +426,7 @@ def test_table_output_groups_by_client_with_hints(cli: Any, estate: Estate) -> N
     # the remediation hint under each failing check (the table wraps it in narrow terminals)
     assert "→ set the bucket's default" in out
     assert "→ raise the default" in out
-    assert out.count("→") == 2  # passing checks carry no hint
+    assert out.count("→") == 3  # passing checks carry no hint (mode, retention, objects)
     assert "overall: FAIL" in out
 
 
@@ -324,9 +436,11 @@ def test_table_output_groups_by_client_with_hints(cli: Any, estate: Estate) -> N
     ("GetObjectLockConfiguration", ("s3.object_lock", "s3.object_lock.mode",
                                     "s3.object_lock.retention")),
     ("GetPublicAccessBlock", ("s3.public_access",)),
+    ("GetBucketLifecycleConfiguration", ("s3.lifecycle",)),
+    ("GetBucketPolicy", ("s3.bucket_policy",)),
     ("HeadObject", ("s3.objects.locked", "s3.objects.encrypted")),
-    ("ListObjectVersions", ("s3.objects.locked", "s3.objects.encrypted", "s3.delete_markers",
-                            "s3.freshness")),
+    ("ListObjectVersions", ("s3.objects.locked", "s3.objects.overwritten",
+                            "s3.objects.encrypted", "s3.delete_markers", "s3.freshness")),
 ])
 def test_access_denied_on_one_call_is_error_for_its_checks_only(
         cli: Any, estate: Estate, monkeypatch: pytest.MonkeyPatch, operation: str,
@@ -350,7 +464,8 @@ def test_denied_listing_does_not_hide_bucket_failures(
     assert statuses(document, "nolock") == {
         **ALL_PASS, "s3.object_lock": "fail", "s3.object_lock.mode": "fail",
         "s3.object_lock.retention": "fail", "s3.objects.locked": "error",
-        "s3.objects.encrypted": "error", "s3.delete_markers": "error", "s3.freshness": "error"}
+        "s3.objects.overwritten": "error", "s3.objects.encrypted": "error",
+        "s3.delete_markers": "error", "s3.freshness": "error"}
     assert code == 1
 
 

@@ -26,7 +26,8 @@ from backupcheck.backends.restic import (
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
 from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
-from backupcheck.backends.s3guard import make_s3_client
+from backupcheck.backends.s3_protection import caller_account, read_protection
+from backupcheck.backends.s3guard import make_s3_client, make_sts_client
 from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import Client, InventorySummary, Plan, ResticTarget
@@ -116,11 +117,22 @@ class ResticBackend:
                                     region=s3.region or env.get("AWS_DEFAULT_REGION"))
             try:
                 settings = read_bucket_settings(client, s3.bucket)
+                protection = read_protection(client, s3.bucket, lambda: self._own_account(s3))
             finally:
                 client.close()
         except (TargetUnavailable, BotoCoreError, ValueError) as exc:
             return replace(facts, error=str(exc).splitlines()[0] if str(exc) else repr(exc))
-        return replace(facts, settings=settings)
+        return replace(facts, settings=settings, protection=protection)
+
+    def _own_account(self, s3: Any) -> str:
+        """The account of the credentials restic uses for the bucket (STS). Raises."""
+        env = self.target.env
+        sts = make_sts_client(endpoint_url=s3.endpoint_url, profile=env.get("AWS_PROFILE"),
+                              region=s3.region or env.get("AWS_DEFAULT_REGION"))
+        try:
+            return caller_account(sts)
+        finally:
+            sts.close()
 
     @staticmethod
     def _attempt(errors: dict[str, str], check_ids: Sequence[str],

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from backupcheck.backends.restic_output import CheckOutcome, Keys, RepoConfig, Snapshot
-from backupcheck.backends.s3 import BucketSettings
+from backupcheck.backends.s3 import BucketProtection, BucketSettings
 from backupcheck.model import Policy
 
 
@@ -23,6 +23,8 @@ class StorageFacts:
     endpoint_url: str | None = None
     settings: BucketSettings | None = None
     error: str = ""  # why the bucket settings could not be read
+    #: the bucket's lifecycle rules and policy (None: not read)
+    protection: BucketProtection | None = None
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,32 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from backupcheck.backends.s3_facts import (
+    EXAMPLES,
+    BucketProtection,
+    BucketSettings,
+    HeadFacts,
+    ObjectScan,
+    ObjectVersion,
+    S3Facts,
+    lock_mode_text,
+)
 from backupcheck.errors import TargetUnavailable
-from backupcheck.model import Policy
 
-#: how many current versions are HEADed at most (beyond that a seeded random sample)
+#: the facts live in ``s3_facts``; importing them from here keeps working
+__all__ = ["EXAMPLES", "HEAD_LIMIT", "SETTINGS", "BucketProtection", "BucketSettings",
+           "HeadFacts", "ObjectScan", "ObjectVersion", "S3Facts", "describe", "error_code",
+           "head_version", "iter_object_versions", "lock_mode_text", "read_bucket_settings",
+           "scan_objects", "unsupported_reason"]
+
+#: how many current versions :func:`scan_objects` HEADs at most unless told otherwise (the
+#: backend passes the policy's ``max_object_heads``); beyond that a seeded random sample
 HEAD_LIMIT = 10_000
-EXAMPLES = 5
 
 #: error codes that mean "this setting is simply not configured"
 _NOT_CONFIGURED = {
@@ -30,89 +44,15 @@ _NOT_CONFIGURED = {
     "public_access_block": {"NoSuchPublicAccessBlockConfiguration"},
 }
 _MISSING_BUCKET = {"NoSuchBucket", "404", "NotFound"}
+#: what S3-compatible servers answer for an operation they do not implement
+_UNSUPPORTED_CODES = {"NotImplemented", "XNotImplemented", "MethodNotAllowed", "501", "405"}
+_UNSUPPORTED_STATUS = {501, 405}
+#: the operation behind each setting (named in "server does not support ..." messages)
+_OPERATIONS = {"versioning": "GetBucketVersioning", "object_lock": "GetObjectLockConfiguration",
+               "encryption": "GetBucketEncryption",
+               "public_access_block": "GetPublicAccessBlock"}
 #: the bucket-level settings read by :func:`read_bucket_settings` (keys of ``errors``)
 SETTINGS = ("versioning", "object_lock", "encryption", "public_access_block")
-
-
-@dataclass(frozen=True)
-class BucketSettings:
-    """What the bucket's configuration says. A key in ``errors`` means that setting is unknown."""
-
-    bucket: str
-    versioning: str = ""  # "Enabled" | "Suspended" | "" (never enabled)
-    object_lock_enabled: bool = False
-    lock_mode: str = ""
-    lock_days: int | None = None
-    encryption_algorithm: str = ""
-    kms_key_id: str = ""
-    bucket_key_enabled: bool = False
-    public_access_block: dict[str, bool] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ObjectVersion:
-    key: str
-    version_id: str
-    size: int
-    last_modified: datetime
-    is_latest: bool
-    is_delete_marker: bool
-    storage_class: str
-    etag: str
-
-
-@dataclass(frozen=True)
-class HeadFacts:
-    key: str
-    version_id: str
-    lock_mode: str
-    retain_until: datetime | None
-    legal_hold: bool
-    encryption: str
-    kms_key_id: str
-    metadata: dict[str, str]
-
-
-@dataclass
-class ObjectScan:
-    """Aggregates of one streamed listing, plus HEAD facts for (a sample of) current versions."""
-
-    versions: int = 0
-    delete_markers: int = 0
-    current: int = 0
-    current_bytes: int = 0
-    all_bytes: int = 0
-    hidden_by_delete_marker: int = 0
-    hidden_examples: list[str] = field(default_factory=list)
-    newest: datetime | None = None
-    oldest: datetime | None = None
-    newest_key: str = ""
-    heads: list[HeadFacts] = field(default_factory=list)
-    head_errors: list[str] = field(default_factory=list)
-    head_sampled: bool = False
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class S3Facts:
-    """Everything the ``s3.*`` checks judge, fetched beforehand by the backend."""
-
-    policy: Policy
-    rpo_seconds: float
-    now: datetime
-    settings: BucketSettings
-    #: None when only bucket settings were read (the storage of a restic repository)
-    scan: ObjectScan | None = None
-    #: why the objects could not be listed (the settings could): object checks are ``error``
-    listing_error: str = ""
-
-
-def lock_mode_text(settings: BucketSettings) -> str:
-    """The bucket's default lock mode as shown to people: the mode, "none" or "no default"."""
-    if settings.lock_mode:
-        return settings.lock_mode
-    return "none" if not settings.object_lock_enabled else "no default"
 
 
 def error_code(exc: BaseException) -> str:
@@ -128,6 +68,21 @@ def describe(exc: BaseException) -> str:
         return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip(": ")
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
+
+def unsupported_reason(exc: BaseException, operation: str) -> str:
+    """``server does not support OPERATION`` when the server does not implement it,
+    else "". What a server cannot tell is unknown, never "off"."""
+    if not isinstance(exc, ClientError):
+        return ""
+    code = error_code(exc)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _UNSUPPORTED_CODES or status in _UNSUPPORTED_STATUS:
+        return f"server does not support {operation}"
+    return ""
+
+
+class VersionsUnsupported(Exception):
+    """The server cannot list object versions (the message says which answer it gave)."""
 
 
 def read_bucket_settings(client: Any, bucket: str) -> BucketSettings:
@@ -150,7 +105,7 @@ def read_bucket_settings(client: Any, bucket: str) -> BucketSettings:
                 raise TargetUnavailable(f"bucket {bucket!r} does not exist") from None
             if code in _NOT_CONFIGURED.get(name, set()):
                 return None
-            errors[name] = describe(exc)
+            errors[name] = unsupported_reason(exc, _OPERATIONS[name]) or describe(exc)
             return None
         except BotoCoreError as exc:
             raise TargetUnavailable(f"cannot reach S3 for bucket {bucket!r}: "
@@ -208,11 +163,52 @@ def iter_object_versions(client: Any, bucket: str, prefix: str) -> Iterator[Obje
             entries.sort(key=lambda e: (e.key, not e.is_latest, -e.last_modified.timestamp()))
             yield from entries
     except ClientError as exc:
+        if reason := unsupported_reason(exc, "ListObjectVersions"):
+            raise VersionsUnsupported(reason) from None
         if error_code(exc) in _MISSING_BUCKET:
             raise TargetUnavailable(f"bucket {bucket!r} does not exist") from None
         raise TargetUnavailable(f"cannot list bucket {bucket!r}: {describe(exc)}") from None
     except BotoCoreError as exc:
         raise TargetUnavailable(f"cannot list bucket {bucket!r}: {describe(exc)}") from None
+
+
+def iter_current_objects(client: Any, bucket: str, prefix: str) -> Iterator[ObjectVersion]:
+    """The current objects under ``prefix`` (ListObjectsV2), for servers without versions."""
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield ObjectVersion(
+                    key=item["Key"], version_id="null", size=int(item.get("Size", 0)),
+                    last_modified=item["LastModified"], is_latest=True,
+                    is_delete_marker=False, storage_class=str(item.get("StorageClass", "")),
+                    etag=str(item.get("ETag", "")).strip('"'))
+    except ClientError as exc:
+        if error_code(exc) in _MISSING_BUCKET:
+            raise TargetUnavailable(f"bucket {bucket!r} does not exist") from None
+        raise TargetUnavailable(f"cannot list bucket {bucket!r}: {describe(exc)}") from None
+    except BotoCoreError as exc:
+        raise TargetUnavailable(f"cannot list bucket {bucket!r}: {describe(exc)}") from None
+
+
+def iter_listing(client: Any, bucket: str, prefix: str,
+                 unknown: list[str] | None = None) -> Iterator[ObjectVersion]:
+    """Every version and delete marker; on a server that cannot list versions, the current
+    objects instead, with the reason appended to ``unknown``.
+
+    Raises TargetUnavailable (also when versions stop being listable half-way through).
+    """
+    seen = 0
+    try:
+        for version in iter_object_versions(client, bucket, prefix):
+            seen += 1
+            yield version
+    except VersionsUnsupported as exc:
+        if seen:
+            raise TargetUnavailable(f"cannot list bucket {bucket!r}: {exc}") from None
+        if unknown is not None:
+            unknown.append(str(exc))
+        yield from iter_current_objects(client, bucket, prefix)
 
 
 def head_version(client: Any, bucket: str, key: str, version_id: str) -> HeadFacts:
@@ -229,6 +225,7 @@ def head_version(client: Any, bucket: str, key: str, version_id: str) -> HeadFac
         encryption=str(head.get("ServerSideEncryption", "")),
         kms_key_id=str(head.get("SSEKMSKeyId", "")),
         metadata={str(k).lower(): str(v) for k, v in head.get("Metadata", {}).items()},
+        last_modified=head.get("LastModified"),
     )
 
 
@@ -245,18 +242,34 @@ def scan_objects(
     """Stream the listing once, keep aggregates, then HEAD current versions in parallel.
 
     Up to ``head_limit`` current versions are all HEADed; beyond that a reservoir sample of
-    ``head_limit`` chosen with ``seed`` (so the same seed HEADs the same objects).
+    ``head_limit`` chosen with ``seed`` (so the same seed HEADs the same objects, and another
+    seed other ones). The listing groups a key's versions, newest first, so a current version
+    standing on older ones (a key written again) is seen without remembering other keys.
     """
     scan = ObjectScan(seed=seed)
     rng = random.Random(seed)
     reservoir: list[ObjectVersion] = []
+    unknown: list[str] = []
     previous_key: str | None = None
     latest_is_marker = False
-    for version in iter_object_versions(client, bucket, prefix):
+    current: ObjectVersion | None = None  # the key's current version, if it is not a marker
+    older: list[datetime] = []
+
+    def flush() -> None:
+        if current is not None and older:
+            scan.stacked += 1
+            if len(scan.stacked_examples) < EXAMPLES:
+                scan.stacked_examples.append({
+                    "key": current.key, "current": current.last_modified.isoformat(),
+                    "older_versions": len(older),
+                    "older": [d.isoformat() for d in older[:3]]})
+
+    for version in iter_listing(client, bucket, prefix, unknown):
         if on_version is not None:
             on_version(version)
         if version.key != previous_key:
-            previous_key, latest_is_marker = version.key, False
+            flush()
+            previous_key, latest_is_marker, current, older = version.key, False, None, []
         if version.is_delete_marker:
             scan.delete_markers += 1
             latest_is_marker = latest_is_marker or version.is_latest
@@ -270,7 +283,10 @@ def scan_objects(
                 scan.hidden_examples.append(version.key)
             latest_is_marker = False
         if not version.is_latest:
+            if current is not None:
+                older.append(version.last_modified)
             continue
+        current = version
         scan.current += 1
         scan.current_bytes += version.size
         if scan.newest is None or version.last_modified > scan.newest:
@@ -283,7 +299,9 @@ def scan_objects(
             slot = rng.randrange(scan.current)
             if slot < head_limit:
                 reservoir[slot] = version
+    flush()
     scan.head_sampled = scan.current > head_limit
+    scan.versions_unknown = unknown[0] if unknown else ""
 
     def head(version: ObjectVersion) -> HeadFacts | str:
         try:

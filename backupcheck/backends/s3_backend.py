@@ -15,12 +15,14 @@ from backupcheck.backends.s3 import (
     S3Facts,
     describe,
     head_version,
-    iter_object_versions,
+    iter_listing,
     lock_mode_text,
     read_bucket_settings,
     scan_objects,
 )
-from backupcheck.backends.s3guard import make_s3_client
+from backupcheck.backends.s3_facts import unknown_text
+from backupcheck.backends.s3_protection import caller_account, read_protection
+from backupcheck.backends.s3guard import make_s3_client, make_sts_client
 from backupcheck.backends.s3stream import open_object
 from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
@@ -51,11 +53,22 @@ class S3Backend:
         self.s3 = make_s3_client(endpoint_url=target.endpoint_url, region=target.region,
                                  profile=target.profile)
 
+    def own_account(self) -> str:
+        """The account of this target's credentials (STS GetCallerIdentity). Raises."""
+        t = self.target
+        sts = make_sts_client(endpoint_url=t.endpoint_url, region=t.region, profile=t.profile)
+        try:
+            return caller_account(sts)
+        finally:
+            sts.close()
+
     def policy_facts(self, plan: Plan, now: datetime) -> S3Facts:
         settings = read_bucket_settings(self.s3, self.target.bucket)
+        protection = read_protection(self.s3, self.target.bucket, self.own_account)
         try:
-            scan: ObjectScan | None = scan_objects(self.s3, self.target.bucket,
-                                                   self.target.prefix, seed=self.seed)
+            scan: ObjectScan | None = scan_objects(
+                self.s3, self.target.bucket, self.target.prefix, seed=self.seed,
+                head_limit=self.client.policy.max_object_heads)
             listing_error = ""
         except TargetUnavailable as exc:
             if set(settings.errors) >= set(SETTINGS):
@@ -64,27 +77,33 @@ class S3Backend:
             # a bucket without Object Lock behind an ``error``
             scan, listing_error = None, str(exc)
         return S3Facts(policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
-                       settings=settings, scan=scan, listing_error=listing_error)
+                       settings=settings, scan=scan, listing_error=listing_error,
+                       prefix=self.target.prefix, protection=protection)
 
     def inventory(self, on_row: RowSink | None) -> InventorySummary:
         settings = read_bucket_settings(self.s3, self.target.bucket)
         sink = (lambda v: on_row(version_row(v))) if on_row else None
         scan = scan_objects(self.s3, self.target.bucket, self.target.prefix, seed=self.seed,
                             on_version=sink, head_limit=0)
+        versions_unknown = f"unknown ({scan.versions_unknown})" if scan.versions_unknown else ""
         return InventorySummary(
             location=f"s3://{self.target.bucket}/{self.target.prefix}",
             size_bytes=scan.current_bytes, count=scan.current, count_name="objects",
             newest=iso_full(scan.newest), oldest=iso_full(scan.oldest),
             lock_mode=lock_mode_text(settings),
             retention_days=settings.lock_days,
-            versioning=settings.versioning or "never enabled",
-            encryption=settings.encryption_algorithm or "none",
+            versioning=(unknown_text(settings, "versioning") or settings.versioning
+                        or "never enabled"),
+            encryption=(unknown_text(settings, "encryption") or settings.encryption_algorithm
+                        or "none"),
             details={
                 "endpoint_url": self.target.endpoint_url,
-                "all_versions_bytes": scan.all_bytes,
-                "versions": scan.versions,
-                "delete_markers": scan.delete_markers,
-                "object_lock_enabled": settings.object_lock_enabled,
+                # what the server cannot tell is unknown, never 0 or false
+                "all_versions_bytes": versions_unknown or scan.all_bytes,
+                "versions": versions_unknown or scan.versions,
+                "delete_markers": versions_unknown or scan.delete_markers,
+                "object_lock_enabled": (unknown_text(settings, "object_lock")
+                                        or settings.object_lock_enabled),
                 "kms_key_id": settings.kms_key_id,
                 "bucket_key_enabled": settings.bucket_key_enabled,
                 "setting_errors": dict(settings.errors),
@@ -95,7 +114,7 @@ class S3Backend:
         entries: list[CatalogEntry] = []
         newest: datetime | None = None
         prefix = self.target.prefix
-        for version in iter_object_versions(self.s3, self.target.bucket, prefix):
+        for version in iter_listing(self.s3, self.target.bucket, prefix):
             if not version.is_latest or version.is_delete_marker:
                 continue
             if version.key.endswith("/") and version.size == 0:

@@ -8,12 +8,17 @@ in the registry's order. The registry (``checks/registry.py``) stays the one lis
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from backupcheck.checks.registry import Kind, finding, ids_of, spec
 from backupcheck.model import Finding
 
-__all__ = ["Judges", "finding"]
+__all__ = ["FUTURE_TOLERANCE", "Judges", "finding"]
+
+#: a backup dated further ahead of this machine's clock than this is "from the future": a
+#: wrong clock or a forged time, never a fresh backup (less is ordinary clock skew)
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 F = TypeVar("F")
 Judge = Callable[[F], Finding]

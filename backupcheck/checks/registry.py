@@ -78,12 +78,45 @@ CHECKS: tuple[CheckSpec, ...] = (
         "immutable", bucket_setting=True),
     CheckSpec(
         "s3.objects.locked", "s3", "fail",
-        "some current object version has no unexpired retention and no legal hold",
-        "objects written before the lock rule have no retention: re-run a full backup or set "
-        "per-object retention",
+        "some current object version has no unexpired retention and no legal hold, or was "
+        "written with a weaker mode or a shorter retention than the policy",
+        "objects written before the lock rule have no retention, and a writer may set its own "
+        "weaker per-object lock: fix the writer's Object Lock settings, then re-run a full "
+        "backup or set per-object retention",
         "Every backup file is under write protection",
         "Some backup files are not write-protected",
         "immutable"),
+    CheckSpec(
+        "s3.objects.overwritten", "s3", "warn",
+        "current versions stand on top of older versions of the same key",
+        "compare the rewritten keys with the backup job's log: a rewrite the backup software "
+        "did not make is tampering; the older version is still there to restore",
+        "No backup file was rewritten after it was backed up",
+        "Some backup files were rewritten after they were backed up",
+        "immutable"),
+    CheckSpec(
+        "s3.lifecycle", "s3", "fail",
+        "a lifecycle rule that applies to the set expires current or noncurrent versions "
+        "sooner than min_retention_days",
+        "lengthen the rule's expiration to at least min_retention_days, or narrow its filter "
+        "away from the backups",
+        "No lifecycle rule deletes backups early",
+        "A lifecycle rule deletes backups as soon as their lock allows",
+        "immutable", bucket_setting=True),
+    CheckSpec(
+        "s3.bucket_policy", "s3", "fail",
+        "the bucket policy lets any principal (*) or another account delete object versions, "
+        "bypass governance retention, or change the lock, lifecycle or policy (warn: a named "
+        "principal of the same account)",
+        "remove the statements granting these actions, or add a Deny for everyone but a "
+        "break-glass role",
+        "Nobody outside the company can delete backups or loosen their protection",
+        "The bucket policy lets others delete backups or loosen their protection",
+        "immutable", bucket_setting=True,
+        warned="People in the company's own account may delete backups or loosen their "
+               "protection",
+        warned_hint="review the named principals: grant these actions to a break-glass role "
+                    "only, or to nobody"),
     CheckSpec(
         "s3.encryption", "s3", "fail",
         "no default encryption, or it does not match encryption / kms_key_id",

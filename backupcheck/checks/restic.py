@@ -12,8 +12,11 @@ from typing import Any
 
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
 from backupcheck.backends.s3 import S3Facts
-from backupcheck.checks.common import Judges, finding
+from backupcheck.backends.s3_facts import EXAMPLES
+from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
 from backupcheck.checks.s3 import (
+    bucket_policy,
+    lifecycle,
     object_lock,
     object_lock_mode,
     object_lock_retention,
@@ -27,8 +30,10 @@ __all__ = ["JUDGES", "ResticFacts", "StorageFacts", "run_all"]
 
 JUDGES: Judges[ResticFacts] = Judges("restic")
 
-#: the bucket checks that together make a repository's storage immutable
-IMMUTABILITY_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention)
+#: the bucket checks that together make a repository's storage immutable: the lock itself,
+#: and no lifecycle rule or policy grant that undoes it
+IMMUTABILITY_CHECKS = (versioning, object_lock, object_lock_mode, object_lock_retention,
+                       lifecycle, bucket_policy)
 
 
 def _unknown(check_id: str, facts: ResticFacts) -> Finding | None:
@@ -83,19 +88,27 @@ def storage_immutable(facts: ResticFacts) -> Finding:
         what = f"the settings of bucket {storage.bucket}" if storage.bucket else "the bucket"
         return finding(check_id, Status.ERROR, f"cannot read {what}: {storage.error}",
                        evidence)
+    # the repository's objects live under its prefix: lifecycle rules and policy grants
+    # are judged for that prefix
     s3_facts = S3Facts(policy=facts.policy, rpo_seconds=facts.rpo_seconds, now=facts.now,
-                       settings=storage.settings)
+                       settings=storage.settings, protection=storage.protection,
+                       prefix=f"{storage.prefix.strip('/')}/" if storage.prefix.strip("/")
+                       else "")
     subs = [check(s3_facts) for check in IMMUTABILITY_CHECKS]
     evidence["bucket_checks"] = [{"id": f.id, "status": str(f.status), "message": f.message}
                                  for f in subs]
-    failed = [f for f in subs if f.status in (Status.FAIL, Status.WARN)]
+    failed = [f for f in subs if f.status is Status.FAIL]
     unknown = [f for f in subs if f.status is Status.ERROR]
+    warned = [f for f in subs if f.status is Status.WARN]
     if failed:
         return finding(check_id, Status.FAIL, f"bucket {storage.bucket} is not immutable: "
                        + "; ".join(f.message for f in failed), evidence)
     if unknown:
         return finding(check_id, Status.ERROR, f"cannot verify bucket {storage.bucket}: "
                        + "; ".join(f.message for f in unknown), evidence)
+    if warned:
+        return finding(check_id, Status.WARN, f"bucket {storage.bucket}: "
+                       + "; ".join(f.message for f in warned), evidence)
     return finding(check_id, Status.PASS, f"bucket {storage.bucket}: "
                    + ", ".join(f.message for f in subs[2:]), evidence)
 
@@ -107,14 +120,31 @@ def freshness(facts: ResticFacts) -> Finding:
         return unknown
     evidence: dict[str, Any] = {"repository": facts.location, "rpo_seconds": facts.rpo_seconds,
                                 "filters": dict(facts.filters)}
-    if not facts.snapshots:
+    future = [s for s in facts.snapshots if s.time > facts.now + FUTURE_TOLERANCE]
+    counted = [s for s in facts.snapshots if s not in future]
+    evidence.update(future_snapshots=len(future),
+                    future_examples=[s.short_id for s in future[-EXAMPLES:]])
+    rpo = format_duration(facts.rpo_seconds)
+    if not counted:
         evidence["newest"] = None
+    if not counted and not future:
         return finding(check_id, Status.FAIL, "no matching snapshot", evidence)
-    newest = max(facts.snapshots, key=lambda s: s.time)
-    age = (facts.now - newest.time).total_seconds()
-    evidence.update(newest=iso_full(newest.time), snapshot=newest.short_id,
-                    age_seconds=round(age, 1))
-    text = f"newest snapshot {format_duration(age)} old (rpo {format_duration(facts.rpo_seconds)})"
+    text = ""
+    age = 0.0
+    if counted:
+        newest = max(counted, key=lambda s: s.time)
+        age = (facts.now - newest.time).total_seconds()
+        evidence.update(newest=iso_full(newest.time), snapshot=newest.short_id,
+                        age_seconds=round(age, 1))
+        text = f"newest snapshot {format_duration(max(age, 0.0))} old (rpo {rpo})"
+    if future:
+        ahead = max(future, key=lambda s: s.time)
+        evidence["newest_future"] = iso_full(ahead.time)
+        lead = format_duration((ahead.time - facts.now).total_seconds())
+        return finding(check_id, Status.FAIL, f"{len(future)} snapshot(s) dated in the future "
+                       f"(up to {ahead.short_id} at {iso_full(ahead.time)}, {lead} ahead of "
+                       "this machine's clock): a wrong clock or a forged time, never fresh; "
+                       + (text or "no other matching snapshot"), evidence)
     return finding(check_id, Status.FAIL if age > facts.rpo_seconds else Status.PASS, text,
                    evidence)
 

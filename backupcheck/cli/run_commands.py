@@ -67,6 +67,8 @@ def verify(
                                               "read_data_subset).")] = None,
     read_data_subset: Annotated[str | None, typer.Option(
         "--read-data-subset", help="Override the plan's restic check data subset.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample of the "
+                                             "objects HEADed (default: from the time).")] = None,
     settings: SettingsOpt = None,
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
@@ -82,7 +84,7 @@ def verify(
     alerts = RunAlerts.begin(installation)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
-                                                   selection=selection))
+                                                   seed=seed, selection=selection))
     finish_run(report, fmt, alerts)
 
 
@@ -92,7 +94,7 @@ def drill(
     fmt: FormatOpt = Format.table,
     plan: Annotated[Path, typer.Option("--plan", help="Restore plan.")] = DEFAULT_PLAN,
     seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample seed "
-                                             "(default: derived from the date).")] = None,
+                                             "(default: from the date and time).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
                                              "per target (default: the plan's).")] = None,
     history: HistoryOpt = DEFAULT_HISTORY,

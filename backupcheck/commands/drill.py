@@ -48,7 +48,8 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
         return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
 
     report = run_targets("drill", chosen.clients_to_run(clients, restore=True), work,
-                         progress=progress, extra_check_ids=RESTORE_IDS if restores else ())
+                         progress=progress, seed=options.seed,
+                         extra_check_ids=RESTORE_IDS if restores else ())
     return chosen.apply(report)
 
 

@@ -14,8 +14,12 @@ from backupcheck.model import Client, Plan, RunReport, Target, TargetResult
 
 
 def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None = None,
-           now: datetime | None = None, selection: CheckSelection | None = None) -> RunReport:
-    """The policy checks of every target (only the selected ones, with ``selection``)."""
+           now: datetime | None = None, seed: int | None = None,
+           selection: CheckSelection | None = None) -> RunReport:
+    """The policy checks of every target (only the selected ones, with ``selection``).
+
+    ``seed``: every target's sampling seed (``--seed``); None derives one per target from
+    the run's time, so a capped S3 set's sample rotates from run to run."""
     moment = now or now_utc()
     chosen = selection or CheckSelection()
 
@@ -24,5 +28,5 @@ def verify(clients: Sequence[Client], plan: Plan, *, progress: Progress | None =
         return TargetResult(target.name, target.kind, tuple(kind_of(target).run_checks(facts)))
 
     report = run_targets("verify", chosen.clients_to_run(clients, restore=False), work,
-                         progress=progress)
+                         progress=progress, seed=seed)
     return chosen.apply(report)

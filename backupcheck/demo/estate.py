@@ -10,16 +10,19 @@ client     backups                                          planted problem
 acme       S3 ``acme-nas`` (rclone copy of a NAS, objects   the S3 bucket's default retention
            carry ``x-amz-meta-xxh3-128``), restic           is GOVERNANCE 7 days (policy:
            ``acme-fs1`` in an object-locked bucket          COMPLIANCE 30): s3.object_lock.*
+                                                            and s3.objects.locked
 globex     S3 ``globex-files`` (SSE-KMS, manifest kept in   the newest file's current version
            the locked bucket), restic ``globex-erp``        was overwritten after the backup:
-           (SSE-KMS bucket)                                 restore.sample fails (digest)
+           (SSE-KMS bucket)                                 restore.sample fails (digest),
+                                                            s3.objects.overwritten warns
 initech    S3 ``initech-offsite`` (a Veeam chain, reached   the offsite link is slow: the
            over a 256 KiB/s-per-stream link), restic        estimated full restore breaks the
            ``initech-fileserver`` on local disk             30 s RTO: restore.rto fails
 =========  ===============================================  ==================================
 
 Everything else passes, except what SPEC makes a warning: a restic repository on local disk
-is not immutable storage (``restic.storage.immutable`` warns).
+is not immutable storage (``restic.storage.immutable`` warns), and globex's overwrite is a
+new version over an older one (``s3.objects.overwritten`` warns).
 """
 
 from __future__ import annotations
