@@ -493,6 +493,7 @@ until = 2099-12-31
 
 [mute]
 "acme/acme-nas/s3.object_lock.retention" = { reason = "7 days agreed", until = 2099-12-31 }
+"acme/acme-nas/s3.objects.locked" = { reason = "7 days agreed", until = 2099-12-31 }
 ''', encoding="utf-8")
     out = tmp_path / "pack"
     result = run_cli("audit", "--client", "acme", "--out", str(out), "--targets",
@@ -507,13 +508,15 @@ until = 2099-12-31
         "s3.object_lock.mode": {"reason": "GOVERNANCE agreed <b>with</b> acme",
                                 "until": "2099-12-31", "status": "fail"},
         "s3.object_lock.retention": {"reason": "7 days agreed", "until": "2099-12-31",
-                                     "status": "fail"}}
+                                     "status": "fail"},
+        "s3.objects.locked": {"reason": "7 days agreed", "until": "2099-12-31",
+                              "status": "fail"}}
     verdict = document["audit"]["verdict"]
     assert verdict["status"] == "pass" and verdict["problems"] == []
     assert verdict["pillars"]["immutable"]["answer"] == "YES"
-    assert "2 accepted risks (muted)" in verdict["pillars"]["immutable"]["detail"]
+    assert "3 accepted risks (muted)" in verdict["pillars"]["immutable"]["detail"]
     page = (out / "report.html").read_text()
-    assert page.count('class="badge s-muted"') == 2
+    assert page.count('class="badge s-muted"') == 3
     assert "Accepted risk until 2099-12-31: GOVERNANCE agreed &lt;b&gt;with&lt;/b&gt; acme " \
            "(the check found: FAIL)" in page
     assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True,
