@@ -15,7 +15,7 @@ from typing import Any
 
 from backupcheck.checks.registry import BY_ID, CHECKS
 from backupcheck.checks.registry import Pillar as PillarKey
-from backupcheck.model import ClientResult, Finding, Status, TargetResult, exit_code_for
+from backupcheck.model import ClientResult, Finding, Status, TargetResult, exit_code_for, worst
 from backupcheck.units import format_duration
 
 
@@ -164,11 +164,14 @@ def _pillar(spec: PillarSpec, targets: Sequence[TargetResult]) -> Pillar:
     judged = [(t, c) for t in targets for c in t.checks if c.id in spec.check_ids]
     if not judged:
         return Pillar(spec.key, spec.title, None, "N/A", "not applicable to these backups")
-    status = max((c.status for _, c in judged), key=lambda s: s.severity)
+    status = worst(c.status for _, c in judged)  # an accepted risk (muted) counts as pass
     names = {t.target for t, _ in judged}
     bad = {t.target for t, c in judged if c.status is status}
     if status is Status.PASS:
         detail = f"{spec.when_ok} ({len(names)} of {len(names)} backup sets)"
+        accepted = sum(1 for _, c in judged if c.status is Status.MUTED)
+        if accepted:
+            detail += f"; {accepted} accepted risk{'s' if accepted != 1 else ''} (muted)"
     else:
         word = {Status.WARN: "a warning on", Status.FAIL: "failed on",
                 Status.ERROR: "not checked on"}[status]
@@ -219,7 +222,9 @@ def judge(result: ClientResult, drill_age_seconds: float | None) -> Verdict:
         headline = f"ATTENTION: {n} problem{'s' if n != 1 else ''}"
     else:
         headline = (f"INCOMPLETE: {n} item{'s' if n != 1 else ''} could not be checked")
-    notes = []
+    notes = [f"Accepted risk on {t.target}: {plain(c.id)} ({c.id}, found {c.muted.status}) is "
+             f"muted until {c.muted.until}: {c.muted.reason}"
+             for t in targets for c in t.checks if c.muted is not None]
     if drill_age_seconds is not None and drill_age_seconds > STALE_DRILL_SECONDS:
         age = format_duration(drill_age_seconds, "words")
         notes.append(f"The restore figures come from a drill {age} "

@@ -15,26 +15,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from backupcheck.manifest_check import ManifestCheck as ManifestCheck  # re-exported
+
 
 class Status(enum.StrEnum):
-    """Outcome of a check; ordering by severity is ``pass < warn < error < fail``."""
+    """Outcome of a check; ordering by severity is ``pass < warn < error < fail``.
+
+    ``muted`` is a finding an accepted risk (``[mute]`` in ``backupcheck.toml``) covers: shown
+    as itself, counted as ``pass`` wherever statuses are combined.
+    """
 
     PASS = "pass"
     WARN = "warn"
     ERROR = "error"
     FAIL = "fail"
+    MUTED = "muted"
 
     @property
     def severity(self) -> int:
         return _SEVERITY[self]
 
 
-_SEVERITY = {Status.PASS: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
+_SEVERITY = {Status.PASS: 0, Status.MUTED: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
 
 
 def worst(statuses: Iterable[Status]) -> Status:
-    """The most severe status of ``statuses`` (``pass`` when there are none)."""
-    return max(statuses, key=lambda s: s.severity, default=Status.PASS)
+    """The most severe status of ``statuses`` (``pass`` when there are none; muted is pass)."""
+    counted = (Status.PASS if s is Status.MUTED else s for s in statuses)
+    return max(counted, key=lambda s: s.severity, default=Status.PASS)
 
 
 def exit_code_for(status: Status) -> int:
@@ -149,6 +157,15 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Muted:
+    """The accepted risk behind a ``muted`` finding: why, until when, and what it hides."""
+
+    reason: str
+    until: str  # YYYY-MM-DD, the last day the mute holds
+    status: Status  # what the check found
+
+
+@dataclass(frozen=True)
 class Finding:
     """One check id judged on one target."""
 
@@ -158,14 +175,20 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     #: one line telling the operator how to fix a failing check
     hint: str = ""
+    #: set when the status is ``muted``
+    muted: Muted | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "id": self.id,
             "status": str(self.status),
             "message": self.message,
             "evidence": dict(self.evidence),
         }
+        if self.muted is not None:
+            doc["muted"] = {"reason": self.muted.reason, "until": self.muted.until,
+                            "status": str(self.muted.status)}
+        return doc
 
 
 @dataclass(frozen=True)
@@ -206,24 +229,6 @@ class FileResult:
     #: history's coverage counts a file only while these are unchanged
     mtime_ns: int | None = None
     version_id: str = ""
-
-
-@dataclass(frozen=True)
-class ManifestCheck:
-    """The target's manifest held against the backup's whole listing (no restore needed)."""
-
-    location: str = ""  # the manifest used ("" = none configured)
-    #: "wrong": it matches none of the backup's files; "unavailable": missing or unreadable
-    problem: Literal["", "wrong", "unavailable"] = ""
-    detail: str = ""  # the one-line reason of a problem
-    missing: int = 0  # manifest files absent from the backup
-    size_differs: int = 0  # S3: objects whose listed size is not the manifest's
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"location": self.location, "problem": self.problem, "detail": self.detail,
-                "missing": self.missing, "size_differs": self.size_differs,
-                **dict(self.evidence)}
 
 
 @dataclass(frozen=True)

@@ -484,6 +484,45 @@ def test_cli_audit(demo: Demo, tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_muted_findings_show_in_the_pack_and_count_as_pass(demo: Demo, tmp_path: Path) -> None:
+    """Accepted risks (``[mute]`` in the settings) show as muted, with reason and expiry."""
+    settings = tmp_path / "backupcheck.toml"
+    settings.write_text('''[mute."acme/acme-nas/s3.object_lock.mode"]
+reason = "GOVERNANCE agreed <b>with</b> acme"
+until = 2099-12-31
+
+[mute]
+"acme/acme-nas/s3.object_lock.retention" = { reason = "7 days agreed", until = 2099-12-31 }
+"acme/acme-nas/s3.objects.locked" = { reason = "7 days agreed", until = 2099-12-31 }
+''', encoding="utf-8")
+    out = tmp_path / "pack"
+    result = run_cli("audit", "--client", "acme", "--out", str(out), "--targets",
+                     str(demo.targets), "--history", str(demo.history), "--settings",
+                     str(settings), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads((out / "report.json").read_text())
+    assert document["status"] == "pass"
+    nas = next(t for t in document["clients"][0]["targets"] if t["target"] == "acme-nas")
+    muted = {c["id"]: c["muted"] for c in nas["checks"] if c["status"] == "muted"}
+    assert muted == {
+        "s3.object_lock.mode": {"reason": "GOVERNANCE agreed <b>with</b> acme",
+                                "until": "2099-12-31", "status": "fail"},
+        "s3.object_lock.retention": {"reason": "7 days agreed", "until": "2099-12-31",
+                                     "status": "fail"},
+        "s3.objects.locked": {"reason": "7 days agreed", "until": "2099-12-31",
+                              "status": "fail"}}
+    verdict = document["audit"]["verdict"]
+    assert verdict["status"] == "pass" and verdict["problems"] == []
+    assert verdict["pillars"]["immutable"]["answer"] == "YES"
+    assert "3 accepted risks (muted)" in verdict["pillars"]["immutable"]["detail"]
+    page = (out / "report.html").read_text()
+    assert page.count('class="badge s-muted"') == 3
+    assert "Accepted risk until 2099-12-31: GOVERNANCE agreed &lt;b&gt;with&lt;/b&gt; acme " \
+           "(the check found: FAIL)" in page
+    assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True,
+                          check=False).returncode == 0
+
+
 # ---------------------------------------------------------------- a real browser
 
 

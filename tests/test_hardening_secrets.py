@@ -2,10 +2,13 @@
 
 Distinctive secrets are planted: the restic password (read from a file, printed by a
 password command, held in an environment variable), the AWS secret access key and session
-token. Every command runs as a subprocess with ``--debug`` and ``--format json``; none of
-the secrets may appear in stdout, stderr, any file the command writes (Parquet read back as
-values, not only as compressed bytes), the argv a restic child was started with (logged by a
-wrapper, and sampled from the process table while the commands run).
+token, and the tokens of the notification URLs (``urls_file``) and of the healthcheck URL in
+``backupcheck.toml`` beside the targets (one notification is delivered to a loopback receiver,
+one fails: a closed port). Every command runs as a subprocess with ``--debug`` and ``--format
+json``; none of the secrets may appear in stdout, stderr, any file the command writes (Parquet
+read back as values, not only as compressed bytes; the metrics textfile), the argv a restic
+child was started with (logged by a wrapper, and sampled from the process table while the
+commands run).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 
 from tests.conftest import S3Server, run_cli, write_client
 from tests.faultproxy import fake_restic
+from tests.loopback_http import Receiver, start_receiver
 from tests.restic_helpers import init_local_repo, init_s3_repo, make_tree, target_toml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,13 +37,23 @@ RUN = uuid.uuid4().hex[:12]
 RESTIC_SECRET = f"restic-pw-{RUN}-do-not-leak"
 AWS_SECRET = f"aws-secret-{RUN}-do-not-leak"
 AWS_TOKEN = f"aws-session-token-{RUN}-do-not-leak"
-SECRETS = (RESTIC_SECRET, AWS_SECRET, AWS_TOKEN)
+NOTIFY_SECRET = f"notify-token-{RUN}-do-not-leak"
+DEAD_SECRET = f"dead-notify-token-{RUN}-do-not-leak"
+HEALTHCHECK_SECRET = f"hc-{RUN}-do-not-leak"
+SECRETS = (RESTIC_SECRET, AWS_SECRET, AWS_TOKEN, NOTIFY_SECRET, DEAD_SECRET, HEALTHCHECK_SECRET)
 PASSWORD_ENV = "BC_HARDENING_RESTIC_PW"
 
 
 @pytest.fixture(scope="module")
-def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """An S3 target, a local and an S3 restic repository (one password, three sources)."""
+def receiver() -> Iterator[Receiver]:
+    yield from start_receiver()
+
+
+@pytest.fixture(scope="module")
+def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory,
+           receiver: Receiver) -> dict[str, Any]:
+    """An S3 target, a local and an S3 restic repository (one password, three sources), and
+    the installation's settings beside the targets: notifications, healthcheck, metrics."""
     root = tmp_path_factory.mktemp("secrets")
     source = make_tree(root / "data", {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(20_000)})
     local = init_local_repo(root / "local", password=RESTIC_SECRET)
@@ -66,6 +80,17 @@ kind = "s3"
 bucket = "hardening-secrets-s3"
 endpoint_url = "{s3_server.url}"
 ''')
+    host = receiver.url.removeprefix("http://")
+    (root / "notify.urls").write_text(f"json://user:{NOTIFY_SECRET}@{host}/hook/{NOTIFY_SECRET}"
+                                      f"?token={NOTIFY_SECRET}\n"
+                                      f"json://127.0.0.1:9/dead/{DEAD_SECRET}\n")
+    (root / "backupcheck.toml").write_text(f'''[notify]
+urls_file = "notify.urls"
+on = ["pass", "warn", "fail", "error"]
+healthcheck_url = "{receiver.url}/ping/{HEALTHCHECK_SECRET}"
+[metrics]
+textfile = "out/backupcheck.prom"
+''', encoding="utf-8")
     plan = root / "plan.toml"
     plan.write_text('name = "secrets"\nfiles = 3\nmax_bytes = "1GiB"\nread_data_subset = ""'
                     '\njobs = 3\n', encoding="utf-8")
@@ -163,9 +188,15 @@ def runs(estate: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield {"results": results, "work": work, "argv_log": argv_log, "watch": watch}
 
 
-def test_every_command_ran(runs: dict[str, Any]) -> None:
+def test_every_command_ran(runs: dict[str, Any], receiver: Receiver) -> None:
     """The commands did their work (a secret cannot leak from a command that did nothing)."""
     results = runs["results"]
+    # verify and drill notified (one URL delivered, one failed), pinged, wrote the metrics
+    assert len(receiver.to("/hook/")) == 2
+    assert len(receiver.to("/ping/")) == 4
+    assert (runs["work"] / "backupcheck.prom").is_file()
+    for name in ("verify --targets", "drill --targets"):
+        assert "notification not delivered: urls_file line 2" in results[name].stderr
     for name, done in results.items():
         assert done.returncode in (0, 1), (name, done.stderr[-2000:])
         if name.split()[0] in ("inventory", "verify", "drill", "audit"):

@@ -15,6 +15,7 @@ from backupcheck.audit.pack import SUMS_NAME
 from backupcheck.audit_verdict import Verdict
 from backupcheck.clock import as_utc
 from backupcheck.model import Client, Plan, RunReport
+from backupcheck.mutes import Mute
 from backupcheck.trend import Trend
 from backupcheck.units import format_duration
 
@@ -39,6 +40,8 @@ class AuditOptions:
     targets_dir: Path | None = None
     plan_path: Path | None = None
     command_line: str = ""
+    #: accepted risks (``[mute]``): the pack shows them muted while they hold
+    mutes: tuple[Mute, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Every command is registered here, in one explicit list; the functions live in
 ``run_commands`` (inventory, verify, drill, demo), ``report_commands`` (audit, history,
-trend) and ``manifest_command``.
+trend), ``list_checks_command`` and ``manifest_command``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from backupcheck import __version__
+from backupcheck.cli.list_checks_command import list_checks
 from backupcheck.cli.manifest_command import manifest_build
 from backupcheck.cli.output import stderr_console
 from backupcheck.cli.report_commands import audit, history, trend
@@ -58,4 +59,5 @@ def main() -> None:
 
 for command in (inventory, verify, drill, demo, audit, history, trend):
     app.command()(command)
+app.command("list-checks")(list_checks)
 manifest_app.command("build")(manifest_build)

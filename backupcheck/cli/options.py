@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from backupcheck.checks.selection import CheckSelection, parse_selection
 from backupcheck.cli.output import guarded
 from backupcheck.config import default_plan, load_clients, load_plan
 from backupcheck.model import Client, Plan
+from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
 
 
 class Format(enum.StrEnum):
@@ -30,6 +32,14 @@ ClientOpt = Annotated[list[str] | None, typer.Option("--client",
                                                      help="Only this client (repeatable).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 HistoryOpt = Annotated[Path, typer.Option("--history", help="History directory.")]
+SettingsOpt = Annotated[Path | None, typer.Option(
+    "--settings", metavar="FILE", help="Installation settings ([notify], [metrics], [mute]; "
+    "default: backupcheck.toml beside the targets directory, when there is one).")]
+ChecksOpt = Annotated[str | None, typer.Option(
+    "--checks", metavar="ID,...", help="Only these checks (comma-separated ids or globs like "
+    "s3.*; see list-checks).")]
+ExcludeChecksOpt = Annotated[str | None, typer.Option(
+    "--exclude-checks", metavar="ID,...", help="Not these checks (ids or globs).")]
 
 DEFAULT_TARGETS = Path("targets")
 DEFAULT_HISTORY = Path(".backupcheck/history")
@@ -42,6 +52,23 @@ SinceOpt = Annotated[str | None, typer.Option(
 
 def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
+
+
+def settings_from(targets: Path, explicit: Path | None, clients: list[Client],
+                  client: list[str] | None) -> Settings:
+    """The installation's settings, their mutes checked against every client's targets."""
+    def load() -> Settings:
+        settings = load_settings(settings_path(targets, explicit))
+        if settings.mutes:
+            # a mute may name a client this run leaves out: check it against all of them
+            check_mutes(settings, load_clients(targets) if client else clients)
+        return settings
+    return guarded(load)
+
+
+def selection_from(checks: str | None, exclude: str | None,
+                   runnable: tuple[str, ...]) -> CheckSelection:
+    return guarded(lambda: parse_selection(checks, exclude, runnable))
 
 
 def plan_from(path: Path | None, explicit: bool) -> Plan:

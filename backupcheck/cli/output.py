@@ -39,9 +39,14 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    stderr_console().print(f"backupcheck: error: {visible(message)}", markup=False,
+def print_error(message: str, level: str = "error") -> None:
+    """One ``backupcheck: error: ...`` (or ``warning``) line on stderr."""
+    stderr_console().print(f"backupcheck: {level}: {visible(message)}", markup=False,
                            highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -78,12 +83,16 @@ def progress_bar(label: str, total: int, enabled: bool) -> Iterator[ProgressCall
         yield advance
 
 
-def emit(report: RunReport, fmt: str) -> None:
+def show(report: RunReport, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(render_json(report) + "\n")
         sys.stdout.flush()
     else:
         print_table(report, stdout_console())
+
+
+def emit(report: RunReport, fmt: str) -> None:
+    show(report, fmt)
     raise typer.Exit(report.exit_code)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from backupcheck.audit.model import AuditOptions
+from backupcheck.cli.alerts import combined_exit
 from backupcheck.cli.options import (
     DEFAULT_HISTORY,
     DEFAULT_PLAN,
@@ -17,23 +18,28 @@ from backupcheck.cli.options import (
     Format,
     FormatOpt,
     HistoryOpt,
+    SettingsOpt,
     SinceOpt,
     TargetsOpt,
     TrendFormat,
     clients_from,
     plan_from,
+    settings_from,
 )
 from backupcheck.cli.output import (
     fail,
     guarded,
+    print_error,
     print_output,
     progress_bar,
     show_progress,
     stdout_console,
 )
+from backupcheck.clock import now_utc
 from backupcheck.commands.audit import audit_steps, build_audit_pack
 from backupcheck.commands.history import history_command
 from backupcheck.commands.trend import trend_command
+from backupcheck.mutes import expired
 from backupcheck.report.history_formats import history_output
 from backupcheck.report.table import STYLE
 from backupcheck.report.text import visible
@@ -60,6 +66,7 @@ def audit(
                                              "parallel restore streams per target.")] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="With --run-drill: do not "
                                              "record the drill.")] = False,
+    settings: SettingsOpt = None,
 ) -> None:
     """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
     if run_drill and from_history:
@@ -67,11 +74,13 @@ def audit(
     if not run_drill and (seed is not None or jobs is not None or no_history):
         raise fail("--seed, --jobs and --no-history need --run-drill", 2)
     (chosen_client,) = clients_from(targets, [client])
+    mutes = settings_from(targets, settings, [chosen_client], [client]).mutes
+    gone = expired(mutes, now_utc().date())
     chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
     options = AuditOptions(
         out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
-        plan_path=plan if plan.exists() else None)
+        plan_path=plan if plan.exists() else None, mutes=mutes)
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
@@ -83,7 +92,9 @@ def audit(
         console.print(visible(first), style=STYLE[result.verdict.status], markup=False)
         for line in rest:
             console.print(visible(line), markup=False)
-    raise typer.Exit(result.exit_code)
+    for mute in gone:  # an expired accepted risk is a configuration error (exit 2)
+        print_error(str(mute.expired_error()))
+    raise typer.Exit(combined_exit(result.exit_code, 2 if gone else 0))
 
 
 def history(

@@ -8,17 +8,24 @@ from typing import Annotated
 
 import typer
 
+from backupcheck.checks.registry import ids_of
+from backupcheck.cli.alerts import RunAlerts, finish_run
 from backupcheck.cli.options import (
     DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
+    ChecksOpt,
     ClientOpt,
+    ExcludeChecksOpt,
     Format,
     FormatOpt,
     HistoryOpt,
+    SettingsOpt,
     TargetsOpt,
     clients_from,
     plan_from,
+    selection_from,
+    settings_from,
 )
 from backupcheck.cli.output import emit, fail, guarded, progress_bar, show_progress, stderr_console
 from backupcheck.clock import now_utc
@@ -30,6 +37,10 @@ from backupcheck.demo import run_demo
 from backupcheck.history import HistoryStore
 from backupcheck.report.text import visible
 
+#: the checks each command can report (``--checks`` must keep one of them)
+POLICY_IDS = (*ids_of("s3"), *ids_of("restic"))
+DRILL_IDS = (*POLICY_IDS, *ids_of("restore"))
+
 
 def inventory(
     targets: TargetsOpt = DEFAULT_TARGETS,
@@ -37,9 +48,11 @@ def inventory(
     fmt: FormatOpt = Format.table,
     out: Annotated[Path | None, typer.Option("--out", help="Write every object version / "
                                              "snapshot as Parquet.")] = None,
+    settings: SettingsOpt = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
     clients = clients_from(targets, client)
+    settings_from(targets, settings, clients, client)  # checked like every run's; unused here
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
@@ -56,16 +69,23 @@ def verify(
         "--read-data-subset", help="Override the plan's restic check data subset.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Reproducible sample of the "
                                              "objects HEADed (default: from the time).")] = None,
+    settings: SettingsOpt = None,
+    checks: ChecksOpt = None,
+    exclude_checks: ExcludeChecksOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
     clients = clients_from(targets, client)
+    installation = settings_from(targets, settings, clients, client)
+    selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
         chosen = replace(chosen, read_data_subset=read_data_subset)
-    total = sum(len(c.targets) for c in clients)
+    total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=False))
+    alerts = RunAlerts.begin(installation)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
-        report = guarded(lambda: run_verify(clients, chosen, progress=progress, seed=seed))
-    emit(report, fmt)
+        report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
+                                                   seed=seed, selection=selection))
+    finish_run(report, fmt, alerts)
 
 
 def drill(
@@ -80,23 +100,26 @@ def drill(
     history: HistoryOpt = DEFAULT_HISTORY,
     no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this "
                                              "drill.")] = False,
+    settings: SettingsOpt = None,
+    checks: ChecksOpt = None,
+    exclude_checks: ExcludeChecksOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
     clients = clients_from(targets, client)
+    installation = settings_from(targets, settings, clients, client)
+    selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
     options = DrillOptions(
         plan=chosen, seed=seed,
         jobs=jobs or chosen.jobs, history=None if no_history else HistoryStore(history),
         now=moment)
-    total = sum(len(c.targets) for c in clients)
+    total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
+    alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
-        report = guarded(lambda: run_drill(clients, options, progress=progress))
-    try:
-        emit(report, fmt)
-    finally:
-        # the report is out first: a history that cannot be written never costs the result
-        guarded(lambda: record_history(options, report))
+        report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
+                                                  selection=selection))
+    finish_run(report, fmt, alerts, record=lambda shown: record_history(options, shown))
 
 
 def demo(

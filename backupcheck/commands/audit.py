@@ -38,6 +38,7 @@ from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
 from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report
 from backupcheck.model import Client, ClientResult, RunReport, TargetResult
+from backupcheck.mutes import apply_mutes, mute_client
 from backupcheck.report.html import render_audit_html
 from backupcheck.report.jsonout import dumps
 from backupcheck.trend import compute_trends
@@ -78,7 +79,8 @@ def _fresh_drill(client: Client, options: AuditOptions, store: HistoryStore, mom
     drill_options = DrillOptions(
         plan=options.plan, seed=options.seed, jobs=options.jobs or options.plan.jobs,
         history=store if options.record_history else None, now=moment)
-    checked = drill([client], drill_options, progress=progress)
+    checked = apply_mutes(drill([client], drill_options, progress=progress), options.mutes,
+                          moment.date())
     notes: list[str] = []
     recorded = False
     try:
@@ -130,8 +132,10 @@ def collect(client: Client, options: AuditOptions, *,
             targets[index] = replace(target, inventory=summary.inventory)
         elif summary is not None and summary.checks:
             inventory_errors[target.target] = summary.checks[0].message
+    checked = mute_client(ClientResult(client.name, tuple(targets)), options.mutes,
+                          moment.date())
     report = RunReport(command="audit", started_at=iso(moment), finished_at=iso(now_utc()),
-                       clients=(ClientResult(client.name, tuple(targets)),))
+                       clients=(checked,))
     history = gathered.history.sort_by([("started_at", "ascending"), ("target", "ascending")])
     checks_at = parse_iso(gathered.checked.started_at)
     return AuditFacts(

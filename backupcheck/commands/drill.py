@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backupcheck.backends.base import Backend
 from backupcheck.checks.registry import finding
+from backupcheck.checks.selection import RESTORE_IDS, CheckSelection
 from backupcheck.clock import now_utc, parse_iso
 from backupcheck.commands.policy import policy_facts
 from backupcheck.engine import Progress, run_targets
@@ -23,15 +24,22 @@ __all__ = ["DrillOptions", "drill", "new_run_id", "record_history"]
 
 
 def drill(clients: Sequence[Client], options: DrillOptions, *,
-          progress: Progress | None = None) -> RunReport:
+          progress: Progress | None = None, selection: CheckSelection | None = None
+          ) -> RunReport:
+    """Policy checks and the restore drill of every target (with ``selection``: only the
+    selected checks; no restore unless a ``restore.*`` check is selected)."""
     moment = options.now or now_utc()
+    chosen = selection or CheckSelection()
+    restores = chosen.any_of(RESTORE_IDS)
 
     def work(client: Client, target: Target, backend: Backend) -> TargetResult:
         history = options.history
         reads = None if history is None else (
             lambda: [SliceRead(*r) for r in history.data_slices(client.name, target.name)])
-        facts = policy_facts(backend, target, options.plan, moment, reads)
-        checks = kind_of(target).run_checks(facts)
+        checks = kind_of(target).run_checks(
+            policy_facts(backend, target, options.plan, moment, reads))
+        if not restores:
+            return TargetResult(target.name, target.kind, tuple(checks))
         seed = target_seed(options, moment, client.name, target.name)
         try:
             # a missing or malformed manifest is the restore.sample verdict of this target
@@ -45,8 +53,10 @@ def drill(clients: Sequence[Client], options: DrillOptions, *,
                 finding("restore.rto", Status.ERROR, message, {"error": str(exc)})))
         return TargetResult(target.name, target.kind, (*checks, *findings), restore=restore)
 
-    return run_targets("drill", clients, work, progress=progress, seed=options.seed,
-                       extra_check_ids=("restore.sample", "restore.rto"))
+    report = run_targets("drill", chosen.clients_to_run(clients, restore=True), work,
+                         progress=progress, seed=options.seed,
+                         extra_check_ids=RESTORE_IDS if restores else ())
+    return chosen.apply(report)
 
 
 def record_history(options: DrillOptions, report: RunReport) -> str | None:

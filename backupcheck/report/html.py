@@ -30,8 +30,9 @@ from backupcheck.units import format_duration, human_bytes
 TEMPLATE = "audit.html.j2"
 #: digests listed per target in the page (all of them are in report.json)
 MAX_FILES_SHOWN = 300
-ICON = {"pass": "✔", "warn": "⚠", "fail": "✖", "error": "?", "none": "–"}
-WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "NOT CHECKED", "none": "N/A"}
+ICON = {"pass": "✔", "warn": "⚠", "fail": "✖", "error": "?", "muted": "◌", "none": "–"}
+WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "NOT CHECKED",
+        "muted": "MUTED", "none": "N/A"}
 
 
 class Preformatted(str):
@@ -155,8 +156,11 @@ def _settings(target: TargetResult) -> tuple[list[dict[str, str]], list[tuple[st
 
 
 def _check(finding: Finding) -> dict[str, Any]:
+    muted = finding.muted
     return {"id": finding.id, "plain": plain(finding.id), "status": status_key(finding.status),
-            "message": finding.message, "hint": hint_for(finding),
+            "message": finding.message, "hint": "" if muted else hint_for(finding),
+            "muted": {"reason": muted.reason, "until": muted.until,
+                      "status": status_key(muted.status)} if muted else None,
             "evidence": evidence_rows(finding.evidence)}
 
 
@@ -225,7 +229,7 @@ def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
         rows.append({
             "date": when(row["started_at"]), "target": row["target"],
             "status": str(row.get("status") or "none") if row.get("status") in
-            {"pass", "warn", "fail", "error"} else "none",
+            {"pass", "warn", "fail", "error", "muted"} else "none",
             "sampled": _scalar(row.get("sampled")), "verified": _scalar(row.get("verified")),
             "mismatched": _scalar(row.get("mismatched")),
             "bad": bool(row.get("mismatched") or row.get("unreadable")),

@@ -13,7 +13,7 @@ from backupcheck.report.text import safe, visible
 from backupcheck.units import format_duration, human_bytes
 
 STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.ERROR: "magenta",
-         Status.FAIL: "bold red"}
+         Status.FAIL: "bold red", Status.MUTED: "cyan"}
 
 
 def status_text(status: Status) -> Text:
@@ -34,7 +34,12 @@ def checks_table(client: ClientResult) -> Table:
     for target in sorted(client.targets, key=lambda t: (-t.status.severity, t.target)):
         for check in sorted(target.checks, key=lambda f: -f.status.severity):
             message = Text.from_markup(safe(check.message))
-            if check.status in (Status.FAIL, Status.ERROR) and check.hint:
+            if check.muted is not None:
+                message = Text.assemble(
+                    (f"{str(check.muted.status).upper()}: ", STYLE[check.muted.status]),
+                    message, (f"\nmuted until {check.muted.until}: {visible(check.muted.reason)}",
+                              "cyan italic"))
+            elif check.status in (Status.FAIL, Status.ERROR) and check.hint:
                 message.append(f"\n→ {check.hint}", style="dim italic")
             table.add_row(Text(visible(target.target)), check.id, status_text(check.status),
                           message)
