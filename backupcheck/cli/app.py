@@ -29,24 +29,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 manifest_app = typer.Typer(help="Ground-truth manifests made at backup time.",
                            no_args_is_help=True)
 app.add_typer(manifest_app, name="manifest")
 
 
+def print_version(value: bool) -> None:
+    """Eager ``--version``: runs before typer asks for a command."""
+    if value:
+        typer.echo(f"backupcheck {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Debug logging on stderr.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.",
+                                          callback=print_version, is_eager=True)] = False,
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.WARNING)
-    if version:
-        typer.echo(f"backupcheck {__version__}")
-        raise typer.Exit(0)
 
 
 def main() -> None:
