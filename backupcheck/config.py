@@ -202,6 +202,13 @@ def _load_policy(reader: _Reader) -> Policy:
     return policy
 
 
+def _endpoint(reader: _Reader, key: str) -> str | None:
+    url: str | None = reader.get(key, str)
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        raise reader.error(key, f"expected an http:// or https:// URL, got {url!r}")
+    return url
+
+
 def _load_target(reader: _Reader) -> Target:
     name: str = reader.get("name", str, required=True)
     if not name.strip():
@@ -213,10 +220,7 @@ def _load_target(reader: _Reader) -> Target:
         bucket: str = reader.get("bucket", str, required=True)
         if not bucket:
             raise reader.error("bucket", "must not be empty")
-        endpoint_url: str | None = reader.get("endpoint_url", str)
-        if endpoint_url is not None and not re.match(r"^https?://[^/\s]+", endpoint_url):
-            raise reader.error("endpoint_url", f"expected an http:// or https:// URL, "
-                               f"got {endpoint_url!r}")
+        endpoint_url = _endpoint(reader, "endpoint_url")
         region: str | None = reader.get("region", str)
         if region is not None and not _REGION.match(region):
             raise reader.error("region", f"not a region name: {region!r}")
@@ -259,6 +263,7 @@ def _load_target(reader: _Reader) -> Target:
             tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
+            manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
         )
     reader.reject_unknown()
     return target

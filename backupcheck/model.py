@@ -123,6 +123,7 @@ class ResticTarget:
     tags: tuple[str, ...] = ()
     manifest: str | None = None
     source: str | None = None
+    manifest_endpoint_url: str | None = None  # an s3:// manifest's endpoint (None: the repo's)
     kind: Literal["restic"] = "restic"
 
 
