@@ -196,6 +196,7 @@ def _load_policy(reader: _Reader) -> Policy:
         max_restic_keys=reader.non_negative_int("max_restic_keys", 1, minimum=1),
         min_snapshots=reader.non_negative_int("min_snapshots", 1),
         max_object_heads=reader.non_negative_int("max_object_heads", 100_000, minimum=1),
+        min_lock_horizon_seconds=reader.converted("min_lock_horizon", parse_duration, "7d"),
     )
     # only after every known key was read: reject_unknown reports the keys not read
     reader.reject_unknown()

@@ -96,6 +96,8 @@ class Policy:
     min_snapshots: int = 1
     #: current versions HEADed one by one per S3 set; beyond it a rotating sample (``warn``)
     max_object_heads: int = 100_000
+    #: every object a restic restore needs must stay locked at least this long from now
+    min_lock_horizon_seconds: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
