@@ -268,8 +268,15 @@ class ResticBackend:
         return self.restic.dump(snapshot, entry.locator)
 
     def manifest_s3_client(self) -> Any:
-        """An S3 client of the default AWS chain and endpoint for an ``s3://`` manifest."""
-        return make_s3_client()
+        """An S3 client for an ``s3://`` manifest: at ``manifest_endpoint_url`` when set, else
+        at the repository's own endpoint (AWS's for a repository not on S3), with the
+        credentials restic is given (``env``'s ``AWS_PROFILE``) or the default chain."""
+        t = self.target
+        s3 = parse_s3_repository(t.repository)
+        endpoint = t.manifest_endpoint_url or (s3.endpoint_url if s3 is not None else None)
+        region = (s3.region if s3 is not None else None) or t.env.get("AWS_DEFAULT_REGION")
+        return make_s3_client(endpoint_url=endpoint, profile=t.env.get("AWS_PROFILE"),
+                              region=region)
 
     def stored_digest(self, entry: CatalogEntry) -> str:
         return ""  # restic keeps no per-file digest we could compare with xxh3-128
