@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from backupcheck.checks.selection import CheckSelection, parse_selection
-from backupcheck.cli.output import guarded
+from backupcheck.cli.output import guarded, print_error
 from backupcheck.config import default_plan, load_clients, load_plan
+from backupcheck.errors import BackupcheckError
+from backupcheck.history import HistoryStore
 from backupcheck.model import Client, Plan
 from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
+from backupcheck.shards import balance_cutoff, drill_seconds, parse_shard, select
 
 
 class Format(enum.StrEnum):
@@ -32,6 +36,8 @@ ClientOpt = Annotated[list[str] | None, typer.Option("--client",
                                                      help="Only this client (repeatable).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 HistoryOpt = Annotated[Path, typer.Option("--history", help="History directory.")]
+BalanceHistoryOpt = Annotated[Path, typer.Option(
+    "--history", help="History read to balance --shard by each client's last drill time.")]
 SettingsOpt = Annotated[Path | None, typer.Option(
     "--settings", metavar="FILE", help="Installation settings ([notify], [metrics], [mute]; "
     "default: backupcheck.toml beside the targets directory, when there is one).")]
@@ -45,6 +51,11 @@ DEFAULT_TARGETS = Path("targets")
 DEFAULT_HISTORY = Path(".backupcheck/history")
 DEFAULT_PLAN = Path("restore_tests/weekly.toml")
 
+ShardOpt = Annotated[str | None, typer.Option(
+    "--shard", metavar="I/N", help="Run only the clients of shard I of N (0-based); I=auto "
+    "reads JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS "
+    "Batch array job).")]
+
 SinceOpt = Annotated[str | None, typer.Option(
     "--since", help="Only drills since this date (2026-11-01), UTC time (2026-11-01T03:00Z) "
     "or age (30d, 2w).")]
@@ -52,6 +63,23 @@ SinceOpt = Annotated[str | None, typer.Option(
 
 def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
+
+
+def shard_of(clients: list[Client], text: str | None, history: HistoryStore | None,
+             moment: datetime) -> tuple[list[Client], str]:
+    """The clients of ``--shard`` (all of them without it) and the shard's ``I/N`` ("")."""
+    if text is None:
+        return clients, ""
+    shard = guarded(lambda: parse_shard(text))
+    weights: dict[str, float] = {}
+    if history is not None:
+        try:
+            weights = drill_seconds(history.read_runs([c.name for c in clients]),
+                                    balance_cutoff(moment))
+        except BackupcheckError as exc:  # an unreadable history: the hash split still holds
+            print_error(f"shard balance without the history: {exc}", "warning")
+    chosen = set(select([c.name for c in clients], shard, weights))
+    return [c for c in clients if c.name in chosen], str(shard)
 
 
 def settings_from(targets: Path, explicit: Path | None, clients: list[Client],

@@ -14,6 +14,7 @@ from backupcheck.cli.options import (
     DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
+    BalanceHistoryOpt,
     ChecksOpt,
     ClientOpt,
     ExcludeChecksOpt,
@@ -21,11 +22,13 @@ from backupcheck.cli.options import (
     FormatOpt,
     HistoryOpt,
     SettingsOpt,
+    ShardOpt,
     TargetsOpt,
     clients_from,
     plan_from,
     selection_from,
     settings_from,
+    shard_of,
 )
 from backupcheck.cli.output import emit, fail, guarded, progress_bar, show_progress, stderr_console
 from backupcheck.clock import now_utc
@@ -49,14 +52,17 @@ def inventory(
     out: Annotated[Path | None, typer.Option("--out", help="Write every object version / "
                                              "snapshot as Parquet.")] = None,
     settings: SettingsOpt = None,
+    shard: ShardOpt = None,
+    history: BalanceHistoryOpt = DEFAULT_HISTORY,
 ) -> None:
     """List every backup set per client, with its storage settings."""
     clients = clients_from(targets, client)
     settings_from(targets, settings, clients, client)  # checked like every run's; unused here
+    clients, shard_name = shard_of(clients, shard, HistoryStore(history), now_utc())
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
-    emit(report, fmt)
+    emit(replace(report, shard=shard_name), fmt)
 
 
 def verify(
@@ -72,10 +78,13 @@ def verify(
     settings: SettingsOpt = None,
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
+    shard: ShardOpt = None,
+    history: BalanceHistoryOpt = DEFAULT_HISTORY,
 ) -> None:
     """Run the policy checks without restoring data."""
     clients = clients_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
+    clients, shard_name = shard_of(clients, shard, HistoryStore(history), now_utc())
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
@@ -83,8 +92,9 @@ def verify(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=False))
     alerts = RunAlerts.begin(installation)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
-                                                   seed=seed, selection=selection))
+        report = alerts.guarded(lambda: replace(
+            run_verify(clients, chosen, progress=progress, seed=seed, selection=selection),
+            shard=shard_name))
     finish_run(report, fmt, alerts)
 
 
@@ -103,6 +113,7 @@ def drill(
     settings: SettingsOpt = None,
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
+    shard: ShardOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
     clients = clients_from(targets, client)
@@ -110,15 +121,18 @@ def drill(
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
+    store = HistoryStore(history)
+    clients, shard_name = shard_of(clients, shard, store, moment)
     options = DrillOptions(
         plan=chosen, seed=seed,
-        jobs=jobs or chosen.jobs, history=None if no_history else HistoryStore(history),
+        jobs=jobs or chosen.jobs, history=None if no_history else store,
         now=moment)
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
     alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
-                                                  selection=selection))
+        report = alerts.guarded(lambda: replace(
+            run_drill(clients, options, progress=progress, selection=selection),
+            shard=shard_name))
     finish_run(report, fmt, alerts, record=lambda shown: record_history(options, shown))
 
 
