@@ -13,7 +13,7 @@ from backupcheck.checks.selection import CheckSelection, parse_selection
 from backupcheck.cli.output import guarded, print_error
 from backupcheck.config import default_plan, load_clients, load_plan
 from backupcheck.errors import BackupcheckError
-from backupcheck.history import HistoryStore
+from backupcheck.history import HistoryStore, open_history
 from backupcheck.model import Client, Plan
 from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
 from backupcheck.shards import balance_cutoff, drill_seconds, parse_shard, select
@@ -35,9 +35,12 @@ TargetsOpt = Annotated[Path, typer.Option("--targets", help="Directory of client
 ClientOpt = Annotated[list[str] | None, typer.Option("--client",
                                                      help="Only this client (repeatable).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
-HistoryOpt = Annotated[Path, typer.Option("--history", help="History directory.")]
-BalanceHistoryOpt = Annotated[Path, typer.Option(
-    "--history", help="History read to balance --shard by each client's last drill time.")]
+HistoryOpt = Annotated[str | None, typer.Option(
+    "--history", metavar="DIR|s3://BUCKET/PREFIX", help="The history: a directory or an S3 "
+    "prefix (default: [history] url of the settings, else .backupcheck/history).")]
+BalanceHistoryOpt = Annotated[str | None, typer.Option(
+    "--history", metavar="DIR|s3://BUCKET/PREFIX", help="History read to balance --shard by "
+    "each client's last drill time (default as for drill).")]
 SettingsOpt = Annotated[Path | None, typer.Option(
     "--settings", metavar="FILE", help="Installation settings ([notify], [metrics], [mute]; "
     "default: backupcheck.toml beside the targets directory, when there is one).")]
@@ -80,6 +83,20 @@ def shard_of(clients: list[Client], text: str | None, history: HistoryStore | No
             print_error(f"shard balance without the history: {exc}", "warning")
     chosen = set(select([c.name for c in clients], shard, weights))
     return [c for c in clients if c.name in chosen], str(shard)
+
+
+def history_from(explicit: str | None, settings: Settings) -> HistoryStore:
+    """``--history``, else ``[history] url``, else the default directory; an ``s3://``
+    history gets ``[history] profile`` and ``endpoint_url``."""
+    chosen = settings.history
+    location = explicit or chosen.url or str(DEFAULT_HISTORY)
+    return guarded(lambda: open_history(location, profile=chosen.profile,
+                                        endpoint_url=chosen.endpoint_url))
+
+
+def report_settings(explicit: Path | None) -> Settings:
+    """Settings for the commands that read only the history (``history``, ``trend``)."""
+    return guarded(lambda: load_settings(settings_path(DEFAULT_TARGETS, explicit)))
 
 
 def settings_from(targets: Path, explicit: Path | None, clients: list[Client],

@@ -11,7 +11,6 @@ import typer
 from backupcheck.checks.registry import ids_of
 from backupcheck.cli.alerts import RunAlerts, finish_run
 from backupcheck.cli.options import (
-    DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
     BalanceHistoryOpt,
@@ -25,6 +24,7 @@ from backupcheck.cli.options import (
     ShardOpt,
     TargetsOpt,
     clients_from,
+    history_from,
     plan_from,
     selection_from,
     settings_from,
@@ -37,7 +37,6 @@ from backupcheck.commands.drill import drill as run_drill
 from backupcheck.commands.inventory import inventory as run_inventory
 from backupcheck.commands.verify import verify as run_verify
 from backupcheck.demo import run_demo
-from backupcheck.history import HistoryStore
 from backupcheck.report.text import visible
 
 #: the checks each command can report (``--checks`` must keep one of them)
@@ -53,12 +52,13 @@ def inventory(
                                              "snapshot as Parquet.")] = None,
     settings: SettingsOpt = None,
     shard: ShardOpt = None,
-    history: BalanceHistoryOpt = DEFAULT_HISTORY,
+    history: BalanceHistoryOpt = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
     clients = clients_from(targets, client)
-    settings_from(targets, settings, clients, client)  # checked like every run's; unused here
-    clients, shard_name = shard_of(clients, shard, HistoryStore(history), now_utc())
+    installation = settings_from(targets, settings, clients, client)  # checked like any run's
+    clients, shard_name = shard_of(clients, shard, history_from(history, installation),
+                                   now_utc())
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
@@ -79,12 +79,13 @@ def verify(
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
     shard: ShardOpt = None,
-    history: BalanceHistoryOpt = DEFAULT_HISTORY,
+    history: BalanceHistoryOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
     clients = clients_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
-    clients, shard_name = shard_of(clients, shard, HistoryStore(history), now_utc())
+    clients, shard_name = shard_of(clients, shard, history_from(history, installation),
+                                   now_utc())
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
@@ -107,7 +108,7 @@ def drill(
                                              "(default: from the date and time).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
                                              "per target (default: the plan's).")] = None,
-    history: HistoryOpt = DEFAULT_HISTORY,
+    history: HistoryOpt = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this "
                                              "drill.")] = False,
     settings: SettingsOpt = None,
@@ -121,7 +122,7 @@ def drill(
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
-    store = HistoryStore(history)
+    store = history_from(history, installation)
     clients, shard_name = shard_of(clients, shard, store, moment)
     options = DrillOptions(
         plan=chosen, seed=seed,
