@@ -355,6 +355,7 @@ class RunReport:
     started_at: str
     finished_at: str
     clients: tuple[ClientResult, ...]
+    shard: str = ""  # "I/N" when the run was one shard of N (``--shard``)
 
     @property
     def status(self) -> Status:
@@ -376,4 +377,5 @@ class RunReport:
             "finished_at": self.finished_at,
             "status": str(self.status),
             "clients": [c.to_json() for c in self.clients],
+            **({"shard": self.shard} if self.shard else {}),
         }

@@ -79,7 +79,7 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                 "manifest_detail": restore.manifest.detail,
                 "missing": restore.manifest.missing,
                 "size_differs": restore.manifest.size_differs,
-                **_slice_columns(target.checks),
+                **_slice_columns(target.checks), "shard": report.shard,
             })
             files.extend(
                 {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,

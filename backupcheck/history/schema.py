@@ -59,6 +59,8 @@ RUNS_SCHEMA = pa.schema([
     #: ``read_data_subset = "rotate/N"``: the slice ``restic check`` read (null: none)
     ("read_data_slice", pa.int64()),
     ("read_data_slices", pa.int64()),
+    #: ``I/N`` when the drill was shard I of N (``--shard``), else ""
+    ("shard", pa.string()),
 ])
 
 #: one row per sampled file per drill; ``result`` is a :class:`backupcheck.model.FileOutcome`
