@@ -251,3 +251,35 @@ def test_passphrase_protected_and_wrong_kind_of_key(demo: Demo, tmp_path: Path,
     # the same directory again, unsigned: the old signature must not stay behind
     again = run_cli(*common, "--out", str(tmp_path / "c"))
     assert again.exit_code == 1 and not (tmp_path / "c" / "SHA256SUMS.sig").exists()
+
+
+# ---------------------------------------------------------------- what the history keeps
+
+
+def test_a_pack_from_history_shows_the_expected_digest_of_a_mismatch(
+        demo: Demo, tmp_path: Path) -> None:
+    fresh = audit_with(demo, "globex", demo.history, tmp_path / "fresh", run_drill=True,
+                       record_history=False)
+    result = audit_with(demo, "globex", demo.history, tmp_path / "pack")  # from the history
+    assert result.mode == "history" and result.exit_code == 1
+
+    def problem_of(pack: AuditResult) -> dict[str, Any]:
+        targets = {t["target"]: t for t in read_json(pack)["clients"][0]["targets"]}
+        (problem,) = targets["globex-files"]["restore"]["problems"]
+        return dict(problem)
+
+    recorded, measured = problem_of(result), problem_of(fresh)
+    assert recorded["reason"] == "digest"
+    assert re.fullmatch(r"[0-9a-f]{32}", recorded["expected"])
+    assert recorded == measured  # the same path, expected and actual as a drill run now
+    page = page_of(result)
+    row = re.search(r'<tr class="bad">\s*<td class="wrap mono">([^<]*)</td>.*?</tr>', page,
+                    re.S)
+    assert row is not None and html.unescape(row.group(1)) == recorded["path"]
+    assert recorded["expected"] in row.group(0) and recorded["actual"] in row.group(0)
+    assert "not kept in the history" not in page
+    # the ground truth it was judged against is kept too
+    files = HistoryStore(demo.history).read_files(["globex"]).to_pylist()
+    (kept,) = [f for f in files if f["path"] == recorded["path"] and f["result"] == "digest"]
+    assert kept["expected_xxh3_128"] == recorded["expected"] and kept["truth"] == "manifest"
+    assert "manifest" in row.group(0)
