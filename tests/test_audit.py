@@ -463,7 +463,8 @@ def _audit_command_wired() -> bool:
     from backupcheck.cli import app
 
     return any((c.name or getattr(c.callback, "__name__", "")) == "audit"
-               for c in app.registered_commands)
+               for c in app.registered_commands) or any(
+        g.name == "audit" for g in app.registered_groups)  # audit and audit verify
 
 
 @pytest.mark.skipif(not _audit_command_wired(), reason="`backupcheck audit` not in cli.py yet")

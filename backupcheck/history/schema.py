@@ -83,6 +83,9 @@ FILES_SCHEMA = pa.schema([
     ("version_id", pa.string()),
     ("truth", pa.string()),
     ("note", pa.string()),
+    #: what the file should have hashed to (from ``truth``): kept so that a pack built from
+    #: the history shows both digests of a mismatch (null: no ground truth, or older rows)
+    ("expected_xxh3_128", pa.string()),
 ])
 
 #: the directory of each dataset under the history root, and what makes one of its rows
