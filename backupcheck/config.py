@@ -385,6 +385,7 @@ def load_plan(path: Path) -> Plan:
         snapshot_window_seconds=window,
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
+        restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
     )
     reader.reject_unknown()
     return plan
