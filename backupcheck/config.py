@@ -181,6 +181,7 @@ def _load_policy(reader: _Reader) -> Policy:
         max_restic_keys=reader.non_negative_int("max_restic_keys", 1, minimum=1),
         min_snapshots=reader.non_negative_int("min_snapshots", 1),
         max_object_heads=reader.non_negative_int("max_object_heads", 100_000, minimum=1),
+        min_lock_horizon_seconds=reader.converted("min_lock_horizon", parse_duration, "7d"),
     )
     # only after every known key was read: reject_unknown reports the keys not read
     reader.reject_unknown()
@@ -384,6 +385,7 @@ def load_plan(path: Path) -> Plan:
         snapshot_window_seconds=window,
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
+        restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
     )
     reader.reject_unknown()
     return plan

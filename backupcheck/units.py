@@ -26,6 +26,9 @@ def parse_duration(text: str) -> float:
     """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
+    if text.strip().replace(".", "", 1).isdigit():  # humanfriendly reads "8" as seconds
+        raise ValueError(f"duration {text!r} has no unit (write it like 30s, 90m, 26h, 7d "
+                         "or 2w)")
     try:
         seconds = float(humanfriendly.parse_timespan(text.strip()))
     except humanfriendly.InvalidTimespan:

@@ -173,6 +173,18 @@ CHECKS: tuple[CheckSpec, ...] = (
         "immutable",
         warned="The repository's storage is not write-protected"),
     CheckSpec(
+        "restic.objects.locked", "restic", "fail",
+        "for an s3: repository: some object a restore of the newest matching snapshot needs "
+        "is not locked for at least min_lock_horizon from now (warn for local or sftp)",
+        "old packs lose their lock while new snapshots still use them: extend the objects' "
+        "retention (put-object-retention) or copy the repository to a fresh locked bucket",
+        "Every file a restore needs stays locked until after the next drill",
+        "Some files a restore needs are no longer locked (or not for long)",
+        "immutable",
+        warned="Not every file a restore needs could be shown to stay locked",
+        warned_hint="store the repository in an Object-Lock bucket, or raise max_object_heads "
+                    "so every object is examined"),
+    CheckSpec(
         "restic.freshness", "restic", "fail", "newest matching snapshot is older than rpo",
         "the newest snapshot is older than the RPO: check the backup job",
         "The newest backup is recent enough (RPO)",
@@ -205,12 +217,19 @@ CHECKS: tuple[CheckSpec, ...] = (
                     "x-amz-meta-xxh3-128 object metadata) and point the target's manifest at "
                     "them"),
     CheckSpec(
-        "restore.rto", "restore", "fail", "the estimated full restore time exceeds rto",
-        "the full restore would exceed the RTO: faster storage/link, more parallel streams, "
-        "or renegotiate the RTO",
+        "restore.rto", "restore", "fail",
+        "the estimated full restore time exceeds rto (fail: even its low end; warn: only its "
+        "high end)",
+        "a full restore at the measured speed would exceed the RTO: restore from faster "
+        "storage or over a faster link, keep less data in this backup set, or renegotiate "
+        "the RTO",
         "A full restore finishes within the agreed recovery time (RTO)",
         "A full restore would take longer than the agreed RTO",
-        "rto"),
+        "rto",
+        warned="A full restore may take longer than the agreed RTO (the estimate's upper end "
+               "exceeds it)",
+        warned_hint="the estimate's range straddles the RTO: time a real full restore to "
+                    "settle it, or agree an RTO with headroom"),
     CheckSpec(
         "config", "client", "error", "the client file could not be loaded",
         "fix the client file at the line and key the message names",
