@@ -6,7 +6,8 @@ start with ``.``, and the name does not end in ``.parquet``) and renamed into pl
 drill killed at any moment leaves earlier history exactly as it was. Reading costs about a
 millisecond per file, so a client's files are merged once there are more than
 ``COMPACT_AFTER`` of them: the merged file is complete before the files it replaces are
-removed (see :meth:`HistoryStore.compact`).
+removed (see :meth:`HistoryStore.compact`), and only while no reader holds the history's
+lock (see :func:`_locked`): concurrent drills and readers never fail and never lose a row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,28 +54,35 @@ COMPACTED_PREFIX = "compacted-"
 
 
 @contextlib.contextmanager
-def _exclusive(root: Path) -> Iterator[bool]:
-    """A non-blocking lock on ``root/.compact.lock``: yields whether this process holds it."""
+def _locked(root: Path, exclusive: bool) -> Iterator[bool]:
+    """An ``flock`` on the history's root directory itself; yields whether it is held.
+
+    Readers hold it shared (waiting while a compaction runs), a compaction exclusive and
+    without waiting (it skips while anyone reads or compacts): no file a reader has listed
+    is deleted before it is read. Locking the directory leaves no lock file in the history
+    (which DuckDB, Spark and Athena read as it is). Where it cannot be locked (not POSIX, no
+    such directory) a reader reads unlocked and a compaction does not run.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no concurrent drills expected
-        yield True
+        yield not exclusive
         return
     try:
-        handle = open(root / ".compact.lock", "a+b")  # held across the yield below
+        descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        yield False
+        yield not exclusive
         return
-    with handle:
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive
+                        else fcntl.LOCK_SH)
         except OSError:
             yield False
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield True  # closing the descriptor below releases the lock
+    finally:
+        os.close(descriptor)
 
 
 def _dedupe(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -206,12 +215,15 @@ class HistoryStore:
         return merged
 
     def _compact_partition(self, directory: Path, min_files: int) -> int:
-        sources = sorted(directory.glob("*.parquet"))
-        if len(sources) < min_files:
+        if len(list(directory.glob("*.parquet"))) < min_files:
             return 0
         schema = RUNS_SCHEMA if directory.parent == self.runs_dir else FILES_SCHEMA
-        with _exclusive(self.root) as acquired:
-            if not acquired:  # another process is compacting: leave it to them
+        with _locked(self.root, exclusive=True) as acquired:
+            if not acquired:  # someone reads or compacts: a later append merges these
+                return 0
+            # listed under the lock: a concurrent compaction may have replaced the files
+            sources = sorted(directory.glob("*.parquet"))
+            if len(sources) < min_files:
                 return 0
             try:
                 table = ds.dataset(sources, format="parquet",
@@ -238,10 +250,11 @@ class HistoryStore:
         if not base.is_dir():
             return wanted.empty_table()
         try:
-            # the default ignore_prefixes (".", "_") skip the writers' temporary files
-            dataset = ds.dataset(base, format="parquet", partitioning=PARTITIONING,
-                                 schema=schema)
-            table = dataset.to_table(columns=columns, filter=filter_)
+            with _locked(self.root, exclusive=False):  # no compaction deletes what we list
+                # the default ignore_prefixes (".", "_") skip the writers' temporary files
+                dataset = ds.dataset(base, format="parquet", partitioning=PARTITIONING,
+                                     schema=schema)
+                table = dataset.to_table(columns=columns, filter=filter_)
         except (OSError, pa.ArrowException) as exc:
             raise HistoryError(f"cannot read history in {base}: {exc}") from exc
         keys = list(KEYS[base.name])
