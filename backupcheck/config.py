@@ -228,7 +228,12 @@ def _load_target(reader: _Reader) -> Target:
             region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
+            inventory_report=reader.get("inventory_report", str),
         )
+        if target.inventory_report is not None and not re.match(
+                r"^s3://[^/\s]+/", target.inventory_report + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
+                               "s3://bucket/…/manifest.json")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
