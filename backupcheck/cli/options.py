@@ -11,10 +11,11 @@ import typer
 
 from backupcheck.checks.selection import CheckSelection, parse_selection
 from backupcheck.cli.output import guarded, print_error
-from backupcheck.config import default_plan, load_clients, load_plan
+from backupcheck.config import BrokenClient, default_plan, load_clients, load_estate, load_plan
+from backupcheck.engine import broken_client_result, with_clients
 from backupcheck.errors import BackupcheckError
 from backupcheck.history import HistoryStore, open_history
-from backupcheck.model import Client, Plan
+from backupcheck.model import Client, Plan, RunReport
 from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
 from backupcheck.shards import balance_cutoff, drill_seconds, parse_shard, select
 
@@ -68,12 +69,15 @@ def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
 
 
-def shard_of(clients: list[Client], text: str | None, history: HistoryStore | None,
-             moment: datetime) -> tuple[list[Client], str]:
-    """The clients of ``--shard`` (all of them without it) and the shard's ``I/N`` ("")."""
+def shard_of(clients: list[Client], broken: list[BrokenClient], text: str | None,
+             history: HistoryStore | None, moment: datetime
+             ) -> tuple[list[Client], list[BrokenClient], str]:
+    """The clients (and files that did not load, by the name they are reported under) of
+    ``--shard``, all of them without it, and the shard's ``I/N`` ("")."""
     if text is None:
-        return clients, ""
+        return clients, broken, ""
     shard = guarded(lambda: parse_shard(text))
+    names = sorted({*(c.name for c in clients), *(b.name for b in broken)})
     weights: dict[str, float] = {}
     if history is not None:
         try:
@@ -81,8 +85,9 @@ def shard_of(clients: list[Client], text: str | None, history: HistoryStore | No
                                     balance_cutoff(moment))
         except BackupcheckError as exc:  # an unreadable history: the hash split still holds
             print_error(f"shard balance without the history: {exc}", "warning")
-    chosen = set(select([c.name for c in clients], shard, weights))
-    return [c for c in clients if c.name in chosen], str(shard)
+    chosen = set(select(names, shard, weights))
+    return ([c for c in clients if c.name in chosen], [b for b in broken if b.name in chosen],
+            str(shard))
 
 
 def history_from(explicit: str | None, settings: Settings) -> HistoryStore:
@@ -99,6 +104,21 @@ def report_settings(explicit: Path | None) -> Settings:
     return guarded(lambda: load_settings(settings_path(DEFAULT_TARGETS, explicit)))
 
 
+def estate_from(targets: Path, client: list[str] | None) -> tuple[list[Client],
+                                                                   list[BrokenClient]]:
+    """The clients that loaded, and the files that did not (see :func:`with_broken`)."""
+    return guarded(lambda: load_estate(targets, client or []))
+
+
+def with_broken(report: RunReport, broken: list[BrokenClient]) -> RunReport:
+    """The run's report with each file that did not load as its client's ``config`` error,
+    and that error as one line on stderr: the run went on without it (a bad plan or usage,
+    which stops a run, is checked first and prints only itself)."""
+    for bad in broken:
+        print_error(str(bad.error))
+    return with_clients(report, [broken_client_result(b.name, b.error) for b in broken])
+
+
 def settings_from(targets: Path, explicit: Path | None, clients: list[Client],
                   client: list[str] | None) -> Settings:
     """The installation's settings, their mutes checked against every client's targets."""
@@ -106,7 +126,7 @@ def settings_from(targets: Path, explicit: Path | None, clients: list[Client],
         settings = load_settings(settings_path(targets, explicit))
         if settings.mutes:
             # a mute may name a client this run leaves out: check it against all of them
-            check_mutes(settings, load_clients(targets) if client else clients)
+            check_mutes(settings, load_estate(targets)[0] if client else clients)
         return settings
     return guarded(load)
 

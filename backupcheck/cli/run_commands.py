@@ -23,12 +23,13 @@ from backupcheck.cli.options import (
     SettingsOpt,
     ShardOpt,
     TargetsOpt,
-    clients_from,
+    estate_from,
     history_from,
     plan_from,
     selection_from,
     settings_from,
     shard_of,
+    with_broken,
 )
 from backupcheck.cli.output import emit, fail, guarded, progress_bar, show_progress, stderr_console
 from backupcheck.clock import now_utc
@@ -55,14 +56,14 @@ def inventory(
     history: BalanceHistoryOpt = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)  # checked like any run's
-    clients, shard_name = shard_of(clients, shard, history_from(history, installation),
-                                   now_utc())
+    clients, broken, shard_name = shard_of(clients, broken, shard,
+                                           history_from(history, installation), now_utc())
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
-    emit(replace(report, shard=shard_name), fmt)
+    emit(replace(with_broken(report, broken), shard=shard_name), fmt)
 
 
 def verify(
@@ -82,10 +83,10 @@ def verify(
     history: BalanceHistoryOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
-    clients, shard_name = shard_of(clients, shard, history_from(history, installation),
-                                   now_utc())
+    clients, broken, shard_name = shard_of(clients, broken, shard,
+                                           history_from(history, installation), now_utc())
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
@@ -93,10 +94,9 @@ def verify(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=False))
     alerts = RunAlerts.begin(installation)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: replace(
-            run_verify(clients, chosen, progress=progress, seed=seed, selection=selection),
-            shard=shard_name))
-    finish_run(report, fmt, alerts)
+        report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
+                                                   seed=seed, selection=selection))
+    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts)
 
 
 def drill(
@@ -117,13 +117,13 @@ def drill(
     shard: ShardOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
     store = history_from(history, installation)
-    clients, shard_name = shard_of(clients, shard, store, moment)
+    clients, broken, shard_name = shard_of(clients, broken, shard, store, moment)
     options = DrillOptions(
         plan=chosen, seed=seed,
         jobs=jobs or chosen.jobs, history=None if no_history else store,
@@ -131,10 +131,10 @@ def drill(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
     alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: replace(
-            run_drill(clients, options, progress=progress, selection=selection),
-            shard=shard_name))
-    finish_run(report, fmt, alerts, record=lambda shown: record_history(options, shown))
+        report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
+                                                  selection=selection))
+    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts,
+               record=lambda shown: record_history(options, shown))
 
 
 def demo(
