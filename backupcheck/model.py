@@ -110,6 +110,7 @@ class S3Target:
     region: str | None = None
     profile: str | None = None
     manifest: str | None = None
+    inventory_report: str | None = None  # s3:// manifest.json or prefix of S3 Inventory
     kind: Literal["s3"] = "s3"
 
 
