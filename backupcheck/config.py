@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from backupcheck.backends.restic_output import NATIVE_KINDS, storage_kind
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration
@@ -259,7 +260,12 @@ def _load_target(reader: _Reader) -> Target:
             tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
+            reader=reader.choice(  # type: ignore[arg-type]
+                "reader", ("auto", "native", "restic"), "auto"),
         )
+        if target.reader == "native" and storage_kind(target.repository) not in NATIVE_KINDS:
+            raise reader.error("reader", "native reads local, s3: and rest: repositories "
+                               "only; use auto or restic")
     reader.reject_unknown()
     return target
 

@@ -123,6 +123,8 @@ class ResticTarget:
     tags: tuple[str, ...] = ()
     manifest: str | None = None
     source: str | None = None
+    #: how snapshots are read: our own reader (local, s3:, rest:), or the restic binary
+    reader: Literal["auto", "native", "restic"] = "auto"
     kind: Literal["restic"] = "restic"
 
 
