@@ -43,6 +43,20 @@ def unavailable_findings(kind: str, message: str,
     return (first, *rest)
 
 
+def broken_client_result(name: str, error: ConfigError) -> ClientResult:
+    """A client whose file could not be loaded: one ``config`` ``error`` finding, no targets."""
+    evidence = {"file": error.file, "line": error.line, "key": error.key}
+    return ClientResult(name, (), (finding("config", Status.ERROR, str(error), evidence),))
+
+
+def with_clients(report: RunReport, extra: Sequence[ClientResult]) -> RunReport:
+    """``report`` with ``extra`` clients added, all in name order."""
+    if not extra:
+        return report
+    clients = sorted((*report.clients, *extra), key=lambda c: c.client)
+    return RunReport(report.command, report.started_at, report.finished_at, tuple(clients))
+
+
 def seed_for(client: str, target: str, base_seed: int) -> int:
     """A per-target seed derived from the run seed, stable across runs and processes."""
     return int(xxhash.xxh3_64_intdigest(f"{base_seed}:{client}:{target}".encode()) % 2**31)

@@ -330,7 +330,8 @@ def test_rto_breach(demo: Demo, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert {(i.target, i.check_id) for i in result.verdict.problems} == {
         ("initech-offsite", "restore.rto")}
-    assert [i.check_id for i in result.verdict.warnings] == ["restic.storage.immutable"]
+    assert [i.check_id for i in result.verdict.warnings] == ["restic.storage.immutable",
+                                                             "restic.objects.locked"]
     assert {p.key: p.answer for p in result.verdict.pillars}["rto"] == "NO"
 
 

@@ -85,3 +85,24 @@ def test_a_wrong_password_is_a_restic_access_error(tmp_path: Path) -> None:
     access = check_of(result.json(), "fs1", "restic.access")
     assert access["status"] == "error" and "wrong password" in access["message"], access
     assert result.exit_code == 3
+
+
+def test_reader_key_is_validated(tmp_path: Path) -> None:
+    import pytest
+
+    from backupcheck.config import load_client
+    from backupcheck.errors import ConfigError
+
+    def client(repository: str, reader: str) -> Path:
+        path = tmp_path / f"c{abs(hash((repository, reader)))}.toml"
+        path.write_text(f'client = "c"\nrpo = "26h"\nrto = "4h"\n[[targets]]\nname = "t"\n'
+                        f'kind = "restic"\nrepository = "{repository}"\n'
+                        f'password_env = "X"\nreader = "{reader}"\n', encoding="utf-8")
+        return path
+
+    target = load_client(client("/srv/restic", "native")).targets[0]
+    assert target.reader == "native"
+    with pytest.raises(ConfigError, match="reader.*native reads only local"):
+        load_client(client("sftp:host:/srv/restic", "native"))
+    with pytest.raises(ConfigError, match="reader.*must be one of"):
+        load_client(client("/srv/restic", "fast"))

@@ -20,6 +20,8 @@ from backupcheck.trend import Trend
 from backupcheck.units import format_duration
 
 Source = Literal["fresh", "history", "none"]
+#: restore figures older than this are not evidence (``--max-drill-age``, SPEC default 8d)
+DEFAULT_MAX_DRILL_AGE_SECONDS = 8 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class AuditOptions:
     command_line: str = ""
     #: accepted risks (``[mute]``): the pack shows them muted while they hold
     mutes: tuple[Mute, ...] = ()
+    #: restore figures of a drill older than this are not evidence: ``restore.*`` are error
+    max_drill_age_seconds: float = DEFAULT_MAX_DRILL_AGE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class RestoreOrigin:
     run_id: str = ""
     started_at: datetime | None = None
     age_seconds: float | None = None
+    #: older than ``--max-drill-age``: shown for the record, never used as evidence
+    stale: bool = False
 
 
 @dataclass(frozen=True)

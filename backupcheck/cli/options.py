@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from backupcheck.checks.selection import CheckSelection, parse_selection
-from backupcheck.cli.output import guarded
-from backupcheck.config import default_plan, load_clients, load_plan
-from backupcheck.model import Client, Plan
+from backupcheck.cli.output import guarded, print_error
+from backupcheck.config import BrokenClient, default_plan, load_clients, load_estate, load_plan
+from backupcheck.engine import broken_client_result, with_clients
+from backupcheck.model import Client, Plan, RunReport
 from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
 
 
@@ -54,6 +55,21 @@ def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
 
 
+def estate_from(targets: Path, client: list[str] | None) -> tuple[list[Client],
+                                                                   list[BrokenClient]]:
+    """The clients that loaded, and the files that did not (see :func:`with_broken`)."""
+    return guarded(lambda: load_estate(targets, client or []))
+
+
+def with_broken(report: RunReport, broken: list[BrokenClient]) -> RunReport:
+    """The run's report with each file that did not load as its client's ``config`` error,
+    and that error as one line on stderr: the run went on without it (a bad plan or usage,
+    which stops a run, is checked first and prints only itself)."""
+    for bad in broken:
+        print_error(str(bad.error))
+    return with_clients(report, [broken_client_result(b.name, b.error) for b in broken])
+
+
 def settings_from(targets: Path, explicit: Path | None, clients: list[Client],
                   client: list[str] | None) -> Settings:
     """The installation's settings, their mutes checked against every client's targets."""
@@ -61,7 +77,7 @@ def settings_from(targets: Path, explicit: Path | None, clients: list[Client],
         settings = load_settings(settings_path(targets, explicit))
         if settings.mutes:
             # a mute may name a client this run leaves out: check it against all of them
-            check_mutes(settings, load_clients(targets) if client else clients)
+            check_mutes(settings, load_estate(targets)[0] if client else clients)
         return settings
     return guarded(load)
 

@@ -44,6 +44,7 @@ from backupcheck.report.history_formats import history_output
 from backupcheck.report.table import STYLE
 from backupcheck.report.text import visible
 from backupcheck.report.trend_formats import trend_output
+from backupcheck.units import parse_duration
 
 
 def audit(
@@ -67,12 +68,19 @@ def audit(
     no_history: Annotated[bool, typer.Option("--no-history", help="With --run-drill: do not "
                                              "record the drill.")] = False,
     settings: SettingsOpt = None,
+    max_drill_age: Annotated[str, typer.Option(
+        "--max-drill-age", metavar="DURATION", help="Restore figures of an older drill are no "
+        "evidence: restore.* become error (exit 3).")] = "8d",
 ) -> None:
     """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
     if run_drill and from_history:
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
         raise fail("--seed, --jobs and --no-history need --run-drill", 2)
+    try:
+        max_age = parse_duration(max_drill_age)
+    except ValueError as exc:
+        raise fail(f"--max-drill-age: {exc}", 2) from None
     (chosen_client,) = clients_from(targets, [client])
     mutes = settings_from(targets, settings, [chosen_client], [client]).mutes
     gone = expired(mutes, now_utc().date())
@@ -80,7 +88,7 @@ def audit(
     options = AuditOptions(
         out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
-        plan_path=plan if plan.exists() else None, mutes=mutes)
+        plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age)
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":

@@ -22,10 +22,11 @@ from backupcheck.cli.options import (
     HistoryOpt,
     SettingsOpt,
     TargetsOpt,
-    clients_from,
+    estate_from,
     plan_from,
     selection_from,
     settings_from,
+    with_broken,
 )
 from backupcheck.cli.output import emit, fail, guarded, progress_bar, show_progress, stderr_console
 from backupcheck.clock import now_utc
@@ -51,12 +52,12 @@ def inventory(
     settings: SettingsOpt = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     settings_from(targets, settings, clients, client)  # checked like every run's; unused here
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
-    emit(report, fmt)
+    emit(with_broken(report, broken), fmt)
 
 
 def verify(
@@ -74,7 +75,7 @@ def verify(
     exclude_checks: ExcludeChecksOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
@@ -85,7 +86,7 @@ def verify(
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
                                                    seed=seed, selection=selection))
-    finish_run(report, fmt, alerts)
+    finish_run(with_broken(report, broken), fmt, alerts)
 
 
 def drill(
@@ -105,7 +106,7 @@ def drill(
     exclude_checks: ExcludeChecksOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
-    clients = clients_from(targets, client)
+    clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
@@ -119,7 +120,8 @@ def drill(
     with progress_bar("drill", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
                                                   selection=selection))
-    finish_run(report, fmt, alerts, record=lambda shown: record_history(options, shown))
+    finish_run(with_broken(report, broken), fmt, alerts,
+               record=lambda shown: record_history(options, shown))
 
 
 def demo(

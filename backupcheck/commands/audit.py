@@ -106,7 +106,7 @@ def _newest_drill(client: Client, options: AuditOptions, store: HistoryStore,
     checked = verify([client], options.plan, progress=progress, now=moment)
     targets, origins = restore_targets(
         checked.clients[0].targets, client, history.to_pylist(),
-        store.read_files([client.name]).to_pylist(), moment)
+        store.read_files([client.name]).to_pylist(), moment, options.max_drill_age_seconds)
     return _Gathered(checked, targets, origins, history, [])
 
 
@@ -142,7 +142,8 @@ def collect(client: Client, options: AuditOptions, *,
         client=client, report=report, history=history.to_pylist(),
         trends=compute_trends(history, None), origins=gathered.origins,
         mode="fresh" if options.run_drill else "history", generated_at=moment,
-        checks_at=checks_at, verdict=judge(report.clients[0], _oldest_age(gathered.origins)),
+        checks_at=checks_at, verdict=judge(report.clients[0], _oldest_age(gathered.origins),
+                                                options.max_drill_age_seconds),
         provenance=provenance(client, options, gathered.origins, checks_at,
                               inventoried.started_at),
         environment=environment(), notes=gathered.notes, inventory_errors=inventory_errors,
