@@ -21,6 +21,7 @@ Targets: native >= 2.0x faster than restore --verify; native >= 1.0x the through
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -57,7 +58,8 @@ def _verify(target: object, digests: dict[str, str], jobs: int, prefix: str) -> 
     backend = _backend(target)
     try:
         catalog = backend.catalog(Plan(), seed=0, now=now_utc())  # type: ignore[attr-defined]
-        catalog.entries = [e for e in catalog.entries if e.path.startswith(prefix)]
+        catalog = dataclasses.replace(catalog, entries=[
+            e for e in catalog.entries if e.path.startswith(prefix + "/")])
         return streamed_verify(backend, catalog, digests, jobs)
     finally:
         backend.close()  # type: ignore[attr-defined]
@@ -105,7 +107,8 @@ def compare(label: str, repository: str, extra_env: dict[str, str], source: Path
         backend = _backend(native)
         try:
             catalog = backend.catalog(Plan(), seed=0, now=now_utc())  # type: ignore[attr-defined]
-            catalog.entries = [e for e in catalog.entries if e.path == big_rel]
+            catalog = dataclasses.replace(catalog, entries=[
+                e for e in catalog.entries if e.path == big_rel])
             streamed_verify(backend, catalog, {big_rel: big_digest}, 1)
         finally:
             backend.close()  # type: ignore[attr-defined]
