@@ -15,7 +15,7 @@ Targets: native >= 2.0x faster than restore --verify; native >= 1.0x the through
 ``restic dump`` of the big file; one key derivation per target (counted).
 
     python -m benchmarks.bench_native [--files 200] [--total-mb 200] [--big-mb 1024]
-                                      [--jobs 8] [--reps 3] [--s3]
+                                      [--jobs 8] [--reps 3] [--s3] [--no-local]
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--s3", action="store_true")
+    parser.add_argument("--s3", action="store_true", help="also on a moto S3 server")
+    parser.add_argument("--no-local", action="store_true", help="skip the local repository")
     args = parser.parse_args()
     use_test_credentials()
     scratch = Path(tempfile.mkdtemp(prefix="bench-native-"))
@@ -179,8 +180,10 @@ def main() -> None:
                     chunk = os.urandom(MiB)
                     handle.write(chunk)
                     hasher.update(chunk)
-        lines = compare("local", str(scratch / "repo"), {}, scratch / "src", digests, big,
-                        hasher.hexdigest(), scratch, jobs=args.jobs, reps=args.reps)
+        lines: list[str] = []
+        if not args.no_local:
+            lines += compare("local", str(scratch / "repo"), {}, scratch / "src", digests, big,
+                             hasher.hexdigest(), scratch, jobs=args.jobs, reps=args.reps)
         if args.s3:
             with MotoServer() as server:
                 server.client().create_bucket(Bucket="bench-native")
