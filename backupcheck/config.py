@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backupcheck.backends.restic_output import NATIVE_KINDS, READERS, storage_kind
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration, parse_size
@@ -254,7 +255,10 @@ def _load_target(reader: _Reader) -> Target:
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
+            reader=reader.choice("reader", READERS, "auto"),  # type: ignore[arg-type]
         )
+        if target.reader == "native" and storage_kind(target.repository) not in NATIVE_KINDS:
+            raise reader.error("reader", "native reads only local, s3: and rest: repositories")
     reader.reject_unknown()
     return target
 
