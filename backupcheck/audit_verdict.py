@@ -42,8 +42,13 @@ PILLARS: tuple[PillarSpec, ...] = (
 
 #: the one word on each pillar, never colour alone
 ANSWER = {Status.PASS: "YES", Status.WARN: "CHECK", Status.FAIL: "NO", Status.ERROR: "UNKNOWN"}
-#: a drill older than this is called out in the verdict
-STALE_DRILL_SECONDS = 8 * 86400
+#: restore figures older than this are no evidence (``audit --max-drill-age``, SPEC: 8d)
+STALE_DRILL_SECONDS = 8 * 86400.0
+
+
+def no_recent_drill(max_age_seconds: float) -> str:
+    """The banner's and the findings' words when the newest drill is too old to count."""
+    return f"no drill within {format_duration(max_age_seconds, 'words')}"
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,10 @@ def _rto_summary(targets: Sequence[TargetResult]) -> str:
             f"agreed RTO of {format_duration(slowest.rto_seconds, 'prose')}")
 
 
-def judge(result: ClientResult, drill_age_seconds: float | None) -> Verdict:
-    """The verdict of one client's audit from its findings."""
+def judge(result: ClientResult, drill_age_seconds: float | None,
+          max_drill_age_seconds: float = STALE_DRILL_SECONDS) -> Verdict:
+    """The verdict of one client's audit from its findings; restore figures older than
+    ``max_drill_age_seconds`` were judged ``error`` before, and the headline says so."""
     targets = result.targets
     problems: list[Issue] = []
     warnings: list[Issue] = []
@@ -222,13 +229,20 @@ def judge(result: ClientResult, drill_age_seconds: float | None) -> Verdict:
         headline = f"ATTENTION: {n} problem{'s' if n != 1 else ''}"
     else:
         headline = (f"INCOMPLETE: {n} item{'s' if n != 1 else ''} could not be checked")
+    stale = drill_age_seconds is not None and drill_age_seconds > max_drill_age_seconds
+    if stale and status in (Status.FAIL, Status.ERROR):  # never a pass on stale figures
+        headline = (f"INCOMPLETE: {no_recent_drill(max_drill_age_seconds)}"
+                    if status is Status.ERROR else
+                    f"{headline}; {no_recent_drill(max_drill_age_seconds)}")
     notes = [f"Accepted risk on {t.target}: {plain(c.id)} ({c.id}, found {c.muted.status}) is "
              f"muted until {c.muted.until}: {c.muted.reason}"
              for t in targets for c in t.checks if c.muted is not None]
-    if drill_age_seconds is not None and drill_age_seconds > STALE_DRILL_SECONDS:
+    if stale and drill_age_seconds is not None:
         age = format_duration(drill_age_seconds, "words")
-        notes.append(f"The restore figures come from a drill {age} "
-                     "old; run the audit with --run-drill for current figures.")
+        notes.append(f"The newest drill in the history is {age} old, more than the "
+                     f"{format_duration(max_drill_age_seconds, 'words')} allowed "
+                     "(--max-drill-age): its restore figures are not evidence. Run the audit "
+                     "with --run-drill for current figures.")
     return Verdict(status=status, headline=headline, summary=summary,
                    problems=tuple(problems), warnings=tuple(warnings), notes=tuple(notes),
                    pillars=tuple(_pillar(spec, targets) for spec in PILLARS))

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
-from backupcheck.units import parse_duration
+from backupcheck.units import parse_duration, parse_size
 
-__all__ = ["default_plan", "load_client", "load_clients", "load_plan", "parse_duration",
-           "parse_size"]
+__all__ = ["BrokenClient", "default_plan", "load_client", "load_clients", "load_estate",
+           "load_plan", "parse_duration", "parse_size"]
 
 #: environment variables that hold secrets and so must not be written into a config file
 _SECRET_ENV = frozenset(
@@ -25,8 +26,6 @@ _SECRET_ENV = frozenset(
      "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
 )
 
-#: ``500MB``, ``2GiB``, ``2G``, ``4096``: decimal prefixes, or binary ones with ``i``
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])(i)?)?[bB]?")
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: what botocore accepts as a region name (anything else raises deep inside it)
@@ -35,22 +34,6 @@ _REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: a ``[table]`` or ``[[array-of-tables]]`` header line (group 1: the bracketed name)
 _HEADER = re.compile(r"^\s*(\[\[?\s*[A-Za-z0-9_.\"' -]+?\s*\]\]?)\s*(#.*)?$")
-
-
-def parse_size(text: str) -> int:
-    """``2GiB``, ``500MB`` → bytes. Raises ValueError."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("expected a size like 500MB or 2GiB")
-    # strict on purpose: a lenient parser reads "2 GiB please" or "2 Gremlins" as 2 GB
-    match = _SIZE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"cannot parse size {text!r} (write it like 500MB or 2GiB)")
-    number, prefix, binary = match.group(1), (match.group(2) or "").upper(), match.group(3)
-    scale = (1024 if binary else 1000) ** " KMGTP".index(prefix or " ")
-    size = int(float(number) * scale)
-    if size <= 0:
-        raise ValueError(f"size {text!r} must be positive")
-    return size
 
 
 class _Reader:
@@ -181,7 +164,9 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        if line is None and "(at end of document)" in str(exc):
+            line = max(1, len(text.splitlines()))  # the last line: where it ran out
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise ConfigError(path, f"TOML syntax error: {message}", line=line) from None
 
 
@@ -196,10 +181,18 @@ def _load_policy(reader: _Reader) -> Policy:
         max_restic_keys=reader.non_negative_int("max_restic_keys", 1, minimum=1),
         min_snapshots=reader.non_negative_int("min_snapshots", 1),
         max_object_heads=reader.non_negative_int("max_object_heads", 100_000, minimum=1),
+        min_lock_horizon_seconds=reader.converted("min_lock_horizon", parse_duration, "7d"),
     )
     # only after every known key was read: reject_unknown reports the keys not read
     reader.reject_unknown()
     return policy
+
+
+def _endpoint(reader: _Reader, key: str) -> str | None:
+    url: str | None = reader.get(key, str)
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        raise reader.error(key, f"expected an http:// or https:// URL, got {url!r}")
+    return url
 
 
 def _load_target(reader: _Reader) -> Target:
@@ -213,10 +206,7 @@ def _load_target(reader: _Reader) -> Target:
         bucket: str = reader.get("bucket", str, required=True)
         if not bucket:
             raise reader.error("bucket", "must not be empty")
-        endpoint_url: str | None = reader.get("endpoint_url", str)
-        if endpoint_url is not None and not re.match(r"^https?://[^/\s]+", endpoint_url):
-            raise reader.error("endpoint_url", f"expected an http:// or https:// URL, "
-                               f"got {endpoint_url!r}")
+        endpoint_url = _endpoint(reader, "endpoint_url")
         region: str | None = reader.get("region", str)
         if region is not None and not _REGION.match(region):
             raise reader.error("region", f"not a region name: {region!r}")
@@ -259,6 +249,7 @@ def _load_target(reader: _Reader) -> Target:
             tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
+            manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
         )
     reader.reject_unknown()
     return target
@@ -291,21 +282,60 @@ def load_client(path: Path) -> Client:
                   targets=tuple(targets), source_file=path)
 
 
-def load_clients(directory: Path, only: Iterable[str] = ()) -> list[Client]:
-    """All clients in ``directory/*.toml``, optionally only the named ones."""
+@dataclass(frozen=True)
+class BrokenClient:
+    """A client file that could not be loaded: the name it is reported under (its ``client``
+    value when that much could be read, else the file's name) and the error."""
+
+    name: str
+    file: Path
+    error: ConfigError
+    #: its client name could not be read: it might be any client, so ``--client`` keeps it
+    anonymous: bool = False
+
+
+def _name_of_broken(path: Path) -> str | None:
+    """The ``client`` of a file that did not load, when that much can be read."""
+    try:
+        name = tomllib.loads(path.read_text(encoding="utf-8")).get("client")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    return name if isinstance(name, str) and _CLIENT_NAME.match(name) else None
+
+
+def load_estate(directory: Path,
+                only: Iterable[str] = ()) -> tuple[list[Client], list[BrokenClient]]:
+    """The clients in ``directory/*.toml`` (optionally only the named ones), and the files
+    that could not be loaded: one bad file never stops the others. A client file without
+    ``[[targets]]`` is broken too (it would check nothing and pass). A missing directory, no
+    client file at all, a duplicate client name and an unknown ``--client`` raise."""
     if not directory.is_dir():
         raise ConfigError(directory, "targets directory does not exist")
     clients: list[Client] = []
+    broken: list[BrokenClient] = []
     by_name: dict[str, Path] = {}
     for path in sorted(directory.glob("*.toml")):
-        client = load_client(path)
+        try:
+            client = load_client(path)
+            if not client.targets:
+                raise ConfigError(path, "no [[targets]]: the file checks nothing",
+                                  key="targets")
+        except ConfigError as exc:
+            name = _name_of_broken(path)
+            if name is None or name in by_name:  # reported under its file's name
+                name, anonymous = path.name, name is None
+            else:
+                anonymous = False
+            by_name[name] = path
+            broken.append(BrokenClient(name, path, exc, anonymous))
+            continue
         if client.name in by_name:
             text, doc = _read_toml(path)
             raise _Reader(path, text, doc).error(
                 "client", f"duplicate client {client.name!r} (also in {by_name[client.name]})")
         by_name[client.name] = path
         clients.append(client)
-    if not clients:
+    if not by_name:
         raise ConfigError(directory, "no client files (*.toml) found")
     wanted = list(only)
     unknown = [name for name in wanted if name not in by_name]
@@ -313,6 +343,16 @@ def load_clients(directory: Path, only: Iterable[str] = ()) -> list[Client]:
         raise ConfigError(directory, f"no such client: {', '.join(unknown)}", key="--client")
     if wanted:
         clients = [c for c in clients if c.name in wanted]
+        broken = [b for b in broken if b.name in wanted or b.anonymous]
+    return clients, broken
+
+
+def load_clients(directory: Path, only: Iterable[str] = ()) -> list[Client]:
+    """All clients in ``directory/*.toml``, optionally only the named ones; the first file
+    that cannot be loaded raises its :class:`ConfigError`."""
+    clients, broken = load_estate(directory, only)
+    if broken:
+        raise broken[0].error
     return clients
 
 

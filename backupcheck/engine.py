@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 import xxhash
@@ -41,6 +42,20 @@ def unavailable_findings(kind: str, message: str,
     rest = (finding(i, Status.ERROR, f"not checked: {message}", {"error": message})
             for i in ids[1:])
     return (first, *rest)
+
+
+def broken_client_result(name: str, error: ConfigError) -> ClientResult:
+    """A client whose file could not be loaded: one ``config`` ``error`` finding, no targets."""
+    evidence = {"file": error.file, "line": error.line, "key": error.key}
+    return ClientResult(name, (), (finding("config", Status.ERROR, str(error), evidence),))
+
+
+def with_clients(report: RunReport, extra: Sequence[ClientResult]) -> RunReport:
+    """``report`` with ``extra`` clients added, all in name order."""
+    if not extra:
+        return report
+    clients = sorted((*report.clients, *extra), key=lambda c: c.client)
+    return replace(report, clients=tuple(clients))  # keeps plan, shard and the rest
 
 
 def seed_for(client: str, target: str, base_seed: int) -> int:

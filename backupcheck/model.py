@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from backupcheck.inventory_summary import InventorySummary as InventorySummary  # re-exported
 from backupcheck.manifest_check import ManifestCheck as ManifestCheck  # re-exported
 
 
@@ -96,6 +97,8 @@ class Policy:
     min_snapshots: int = 1
     #: current versions HEADed one by one per S3 set; beyond it a rotating sample (``warn``)
     max_object_heads: int = 100_000
+    #: every object a restic restore needs must stay locked at least this long from now
+    min_lock_horizon_seconds: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class ResticTarget:
     tags: tuple[str, ...] = ()
     manifest: str | None = None
     source: str | None = None
+    manifest_endpoint_url: str | None = None  # an s3:// manifest's endpoint (None: the repo's)
     kind: Literal["restic"] = "restic"
 
 
@@ -298,33 +302,6 @@ class RestoreResult:
 
 
 @dataclass(frozen=True)
-class InventorySummary:
-    """What ``inventory`` found in one backup set: the settings every kind shares, typed,
-    and the kind's own facts in ``details`` (versions and delete markers, keys, compression).
-    """
-
-    location: str
-    size_bytes: int
-    #: S3: current objects; restic: matching snapshots (named so in the JSON)
-    count: int
-    count_name: Literal["objects", "snapshots"]
-    newest: str | None
-    oldest: str | None
-    lock_mode: str
-    retention_days: int | None
-    versioning: str
-    encryption: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"location": self.location, "size_bytes": self.size_bytes,
-                self.count_name: self.count, "newest": self.newest, "oldest": self.oldest,
-                "lock_mode": self.lock_mode, "retention_days": self.retention_days,
-                "versioning": self.versioning, "encryption": self.encryption,
-                **dict(self.details)}
-
-
-@dataclass(frozen=True)
 class TargetResult:
     target: str
     kind: str
@@ -354,17 +331,19 @@ class TargetResult:
 class ClientResult:
     client: str
     targets: tuple[TargetResult, ...]
+    #: findings of the client itself, not of a target: ``config`` when its file is broken
+    findings: tuple[Finding, ...] = ()
 
     @property
     def status(self) -> Status:
-        return worst(t.status for t in self.targets)
+        return worst([*(t.status for t in self.targets), *(f.status for f in self.findings)])
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "client": self.client,
-            "status": str(self.status),
-            "targets": [t.to_json() for t in self.targets],
-        }
+        doc = {"client": self.client, "status": str(self.status),
+               "targets": [t.to_json() for t in self.targets]}
+        if self.findings:
+            doc["findings"] = [f.to_json() for f in self.findings]
+        return doc
 
 
 SCHEMA = "backupcheck.report/1"
@@ -376,6 +355,7 @@ class RunReport:
     started_at: str
     finished_at: str
     clients: tuple[ClientResult, ...]
+    shard: str = ""  # "I/N" when the run was one shard of N (``--shard``)
 
     @property
     def status(self) -> Status:
@@ -383,7 +363,11 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        return exit_code_for(self.status)
+        """SPEC: 1 for a failure, else 2 for a client file that could not be loaded, else 3
+        when something could not be checked."""
+        code = exit_code_for(self.status)
+        broken = any(f.id == "config" for c in self.clients for f in c.findings)
+        return 2 if broken and code != 1 else code
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -393,4 +377,5 @@ class RunReport:
             "finished_at": self.finished_at,
             "status": str(self.status),
             "clients": [c.to_json() for c in self.clients],
+            **({"shard": self.shard} if self.shard else {}),
         }

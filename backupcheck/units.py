@@ -11,17 +11,24 @@ Parsing: ``30s``, ``90m``, ``26h``, ``7d``, ``2w``, ``4h30m`` (humanfriendly) an
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import humanfriendly
 
 DurationStyle = Literal["compact", "table", "prose", "words"]
 
+#: ``500MB``, ``2GiB``, ``2G``, ``4096``: decimal prefixes, or binary ones with ``i``
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])(i)?)?[bB]?")
+
 
 def parse_duration(text: str) -> float:
     """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
+    if text.strip().replace(".", "", 1).isdigit():  # humanfriendly reads "8" as seconds
+        raise ValueError(f"duration {text!r} has no unit (write it like 30s, 90m, 26h, 7d "
+                         "or 2w)")
     try:
         seconds = float(humanfriendly.parse_timespan(text.strip()))
     except humanfriendly.InvalidTimespan:
@@ -97,3 +104,19 @@ def human_bytes(count: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} PiB"
+
+
+def parse_size(text: str) -> int:
+    """``2GiB``, ``500MB`` → bytes. Raises ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("expected a size like 500MB or 2GiB")
+    # strict on purpose: a lenient parser reads "2 GiB please" or "2 Gremlins" as 2 GB
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"cannot parse size {text!r} (write it like 500MB or 2GiB)")
+    number, prefix, binary = match.group(1), (match.group(2) or "").upper(), match.group(3)
+    scale = (1024 if binary else 1000) ** " KMGTP".index(prefix or " ")
+    size = int(float(number) * scale)
+    if size <= 0:
+        raise ValueError(f"size {text!r} must be positive")
+    return size

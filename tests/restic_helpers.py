@@ -108,8 +108,9 @@ def create_bucket(s3: Any, bucket: str, *, lock_mode: str | None = "COMPLIANCE",
 
 def init_s3_repo(server: Any, bucket: str, directory: Path, *, prefix: str = "restic",
                  lock_mode: str | None = "COMPLIANCE", lock_days: int = 30,
-                 password: str = PASSWORD, create: bool = True) -> Repo:
-    """A repository at ``s3:<server>/<bucket>/<prefix>`` (bucket created unless ``create``)."""
+                 password: str = PASSWORD, create: bool = True, init: bool = True) -> Repo:
+    """A repository at ``s3:<server>/<bucket>/<prefix>`` (bucket created unless ``create``,
+    ``restic init`` run unless ``init``: the objects are already there)."""
     if create:
         create_bucket(server.client(), bucket, lock_mode=lock_mode, lock_days=lock_days)
     directory.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,8 @@ def init_s3_repo(server: Any, bucket: str, directory: Path, *, prefix: str = "re
                 extra_env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": "us-east-1"},
                 bucket=bucket, prefix=prefix)
-    repo.restic("init")
+    if init:
+        repo.restic("init")
     return repo
 
 

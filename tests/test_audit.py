@@ -330,7 +330,8 @@ def test_rto_breach(demo: Demo, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert {(i.target, i.check_id) for i in result.verdict.problems} == {
         ("initech-offsite", "restore.rto")}
-    assert [i.check_id for i in result.verdict.warnings] == ["restic.storage.immutable"]
+    assert [i.check_id for i in result.verdict.warnings] == ["restic.storage.immutable",
+                                                             "restic.objects.locked"]
     assert {p.key: p.answer for p in result.verdict.pillars}["rto"] == "NO"
 
 
@@ -462,7 +463,8 @@ def _audit_command_wired() -> bool:
     from backupcheck.cli import app
 
     return any((c.name or getattr(c.callback, "__name__", "")) == "audit"
-               for c in app.registered_commands)
+               for c in app.registered_commands) or any(
+        g.name == "audit" for g in app.registered_groups)  # audit and audit verify
 
 
 @pytest.mark.skipif(not _audit_command_wired(), reason="`backupcheck audit` not in cli.py yet")

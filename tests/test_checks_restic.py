@@ -42,14 +42,15 @@ def statuses(f: ResticFacts) -> dict[str, Status]:
 def test_healthy_local_repository_passes_except_storage_warn() -> None:
     assert statuses(facts()) == {
         "restic.access": Status.PASS, "restic.keys": Status.PASS,
-        "restic.storage.immutable": Status.WARN, "restic.freshness": Status.PASS,
-        "restic.snapshots": Status.PASS, "restic.integrity": Status.PASS}
+        "restic.storage.immutable": Status.WARN, "restic.objects.locked": Status.WARN,
+        "restic.freshness": Status.PASS, "restic.snapshots": Status.PASS,
+        "restic.integrity": Status.PASS}
 
 
 def test_findings_come_in_spec_order() -> None:
     assert [f.id for f in checks.run_all(facts())] == [
-        "restic.access", "restic.keys", "restic.storage.immutable", "restic.freshness",
-        "restic.snapshots", "restic.integrity"]
+        "restic.access", "restic.keys", "restic.storage.immutable", "restic.objects.locked",
+        "restic.freshness", "restic.snapshots", "restic.integrity"]
 
 
 def test_access_evidence_names_format_and_compression() -> None:

@@ -11,6 +11,7 @@ import pytest
 from backupcheck.config import load_client, load_clients, load_plan, parse_duration, parse_size
 from backupcheck.errors import ConfigError
 from backupcheck.model import Plan, ResticTarget, S3Target
+from backupcheck.report.text import visible
 from tests.conftest import CliResult, write_client
 
 # endpoint on a closed loopback port: a config that is (wrongly) accepted fails fast, offline
@@ -57,15 +58,23 @@ rpo = "26h"
 rto = "4h"
 """
 
+#: the smallest client file a run loads (a file without [[targets]] is a config error)
+LOADABLE = MINIMAL + '[[targets]]\nname = "t"\nkind = "s3"\nbucket = "b"\n'
+
 
 def config_error(cli: Any, directory: Path, *extra: str) -> str:
-    """Run verify on ``directory``; assert a clean exit 2 and return the one stderr line."""
+    """Run verify on ``directory``; assert a clean exit 2 and return the one stderr line.
+
+    A bad client file does not stop the run (issue 13): the report then carries the same line
+    as that client's one ``config`` finding; any other bad configuration prints nothing."""
     result: CliResult = cli("verify", "--targets", str(directory), "--format", "json", *extra)
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
+    if result.stdout:
+        configs = [f["message"] for c in result.json()["clients"] for f in c.get("findings", ())]
+        assert configs and lines[0].endswith(visible(configs[0])), (configs, lines)
     return lines[0]
 
 
@@ -143,7 +152,8 @@ def test_each_password_option_alone_is_accepted(tmp_path: Path, option: str) -> 
 
 def test_client_filter_and_order(tmp_path: Path) -> None:
     for name in ("zeta", "alpha", "mid"):
-        write_client(tmp_path, name, MINIMAL.format(name=name))
+        write_client(tmp_path, name, MINIMAL.format(name=name) + '[[targets]]\nname = "t"\n'
+                     'kind = "s3"\nbucket = "b"\n')
     (tmp_path / "notes.toml.example").write_text("this is not loaded")
     assert [c.name for c in load_clients(tmp_path)] == ["alpha", "mid", "zeta"]
     assert [c.name for c in load_clients(tmp_path, ["zeta", "alpha"])] == ["alpha", "zeta"]
@@ -325,7 +335,7 @@ def test_load_plan_defaults(tmp_path: Path) -> None:
     ("jobs = 2", "workers = 2", "workers", "unknown key"),
 ])
 def test_bad_plan(cli: Any, tmp_path: Path, old: str, new: str, key: str, word: str) -> None:
-    write_client(tmp_path / "targets", "acme", MINIMAL.format(name="acme"))
+    write_client(tmp_path / "targets", "acme", LOADABLE.format(name="acme"))
     plan = tmp_path / "weekly.toml"
     plan.write_text(PLAN.replace(old, new))
     line = config_error(cli, tmp_path / "targets", "--plan", str(plan))
@@ -333,7 +343,7 @@ def test_bad_plan(cli: Any, tmp_path: Path, old: str, new: str, key: str, word: 
 
 
 def test_explicit_plan_must_exist(cli: Any, tmp_path: Path) -> None:
-    write_client(tmp_path / "targets", "acme", MINIMAL.format(name="acme"))
+    write_client(tmp_path / "targets", "acme", LOADABLE.format(name="acme"))
     line = config_error(cli, tmp_path / "targets", "--plan", str(tmp_path / "nope.toml"))
     assert f"{tmp_path / 'nope.toml'}: restore plan not found" in line
 
@@ -342,9 +352,9 @@ def test_explicit_plan_must_exist(cli: Any, tmp_path: Path) -> None:
 
 
 def test_duplicate_client_across_files(cli: Any, tmp_path: Path) -> None:
-    first = write_client(tmp_path, "acme", MINIMAL.format(name="acme"))
+    first = write_client(tmp_path, "acme", LOADABLE.format(name="acme"))
     # files load in name order: the later file is the one reported
-    second = write_client(tmp_path, "zz-acme", "# copied by hand\n" + MINIMAL.format(name="acme"))
+    second = write_client(tmp_path, "zz-acme", "# copied by hand\n" + LOADABLE.format(name="acme"))
     line = config_error(cli, tmp_path)
     expect(line, second, 2, "client", "duplicate client 'acme'", str(first))
 
@@ -389,18 +399,18 @@ def test_no_client_files(cli: Any, tmp_path: Path) -> None:
 
 
 def test_unknown_client_option(cli: Any, tmp_path: Path) -> None:
-    write_client(tmp_path, "acme", MINIMAL.format(name="acme"))
+    write_client(tmp_path, "acme", LOADABLE.format(name="acme"))
     line = config_error(cli, tmp_path, "--client", "acme", "--client", "globex")
     assert "--client" in line and "globex" in line
     assert "acme" not in line.split("no such client", 1)[1]
 
 
 def test_bad_file_stops_even_with_client_filter(cli: Any, tmp_path: Path) -> None:
-    # a broken file is a broken estate: it must not be skipped silently by --client
-    write_client(tmp_path, "acme", MINIMAL.format(name="acme"))
-    path = write_client(tmp_path, "broken", MINIMAL.format(name="broken") + "oops = 1\n")
+    # a file whose client name cannot be read might be any client: --client never skips it
+    write_client(tmp_path, "acme", LOADABLE.format(name="acme"))
+    path = write_client(tmp_path, "broken", MINIMAL.format(name="broken") + "oops = [\n")
     line = config_error(cli, tmp_path, "--client", "acme")
-    expect(line, path, 4, "oops", "unknown key")
+    expect(line, path, 4, "", "TOML syntax error")
 
 
 # ---------------------------------------------------------------- restic passwords and secrets

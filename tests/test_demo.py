@@ -42,6 +42,7 @@ PLANTED = {
 #: SPEC: a restic repository on local disk is not immutable storage, a warning; globex's
 #: planted overwrite is also seen in the version listing (a new version over the backed-up one)
 ALLOWED_WARNINGS = {("initech", "initech-fileserver", "restic.storage.immutable"),
+                    ("initech", "initech-fileserver", "restic.objects.locked"),
                     ("globex", "globex-files", "s3.objects.overwritten")}
 TARGETS = {"acme-nas", "acme-fs1", "globex-files", "globex-erp", "initech-offsite",
            "initech-fileserver"}

@@ -32,9 +32,11 @@ from tests.restic_helpers import (
 
 WRONG_PASSWORD = "wrong-password-8d2f41"
 PASSWORD_ENV = "BACKUPCHECK_TEST_RESTIC_PW"
-IDS = ("restic.access", "restic.keys", "restic.storage.immutable", "restic.freshness",
-       "restic.snapshots", "restic.integrity")
-HEALTHY = dict.fromkeys(IDS, "pass") | {"restic.storage.immutable": "warn"}
+IDS = ("restic.access", "restic.keys", "restic.storage.immutable", "restic.objects.locked",
+       "restic.freshness", "restic.snapshots", "restic.integrity")
+#: on local disk neither the storage nor its objects can be shown to be immutable
+HEALTHY = dict.fromkeys(IDS, "pass") | {"restic.storage.immutable": "warn",
+                                        "restic.objects.locked": "warn"}
 UNAVAILABLE = dict.fromkeys(IDS, "error")
 
 
@@ -152,7 +154,8 @@ def runs(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     ("rl-pw-env", HEALTHY),
     ("rl-pw-command", HEALTHY),
     ("rl-s3-locked", dict.fromkeys(IDS, "pass")),
-    ("rl-s3-unlocked", HEALTHY | {"restic.storage.immutable": "fail"}),
+    ("rl-s3-unlocked", HEALTHY | {"restic.storage.immutable": "fail",
+                                  "restic.objects.locked": "fail"}),
     ("rl-wrong-pw", UNAVAILABLE),
     ("rl-missing", UNAVAILABLE),
     ("rl-two-keys", HEALTHY | {"restic.keys": "fail"}),

@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from backupcheck.audit.model import RestoreOrigin
+from backupcheck.audit.model import DEFAULT_MAX_DRILL_AGE_SECONDS, RestoreOrigin
+from backupcheck.audit_verdict import no_recent_drill
 from backupcheck.checks.registry import finding
 from backupcheck.clock import as_utc, iso
 from backupcheck.history import manifest_check_from_row
@@ -23,12 +24,11 @@ from backupcheck.model import (
     FileOutcome,
     FileResult,
     Finding,
-    Problem,
     RestoreResult,
     Status,
     TargetResult,
 )
-from backupcheck.restore.drill import rto_finding, sample_finding
+from backupcheck.restore.drill import problems_of, rto_finding, sample_finding
 from backupcheck.units import format_duration
 
 NO_DRILL = "no restore drill of this target in the history: run the audit with --run-drill"
@@ -38,8 +38,9 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
                          client: Client) -> RestoreResult:
     """A :class:`RestoreResult` rebuilt from one runs row and its files rows.
 
-    The history keeps each file's restored digest, not the expected one: for ``ok`` files
-    they were equal; for a mismatch the expected digest is not known here.
+    The history keeps each file's restored digest, its expected one and where that came
+    from (``truth``); rows written before the expected digest was kept have it only for
+    ``ok`` files (equal to the restored one).
     """
     try:
         method = json.loads(row.get("estimate_inputs") or "{}")
@@ -50,11 +51,11 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         seconds=float(f.get("seconds") or 0.0), ttfb_seconds=float(f.get("ttfb_seconds") or 0.0),
         result=FileOutcome(str(f.get("result") or "unreadable")),
         xxh3_128=str(f.get("xxh3_128") or ""),
-        expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "",
+        expected_xxh3_128=str(f.get("expected_xxh3_128") or
+                              (f.get("xxh3_128") if f.get("result") == "ok" else "") or ""),
         truth=str(f.get("truth") or ""), detail=str(f.get("note") or ""))
         for f in files]
-    problems = tuple(Problem(f.path, f.result.value, "", f.xxh3_128)  # type: ignore[arg-type]
-                     for f in results if f.result.failed)
+    problems = problems_of(results)
     estimate = row.get("estimated_full_restore_seconds")
 
     def integer(name: str) -> int:
@@ -110,20 +111,44 @@ def _from_drill(judged: Finding, row: dict[str, Any], age: float) -> Finding:
                    evidence={**judged.evidence, "recorded_drill": recorded})
 
 
+def _stale(target: TargetResult, row: dict[str, Any], age: float,
+           max_age: float) -> tuple[TargetResult, RestoreOrigin]:
+    """``target`` whose newest drill is older than ``max_age``: its figures are no evidence,
+    so ``restore.*`` are ``error`` and the target carries no restore figures."""
+    started = as_utc(row["started_at"])
+    head = (f"{no_recent_drill(max_age)}: the newest drill of this backup set ran "
+            f"{started:%Y-%m-%d %H:%M} UTC, {format_duration(age, 'words')} ago")
+    evidence = {"recorded_drill": {"run_id": row["run_id"], "started_at": iso(started),
+                                   "age_seconds": round(age)},
+                "max_drill_age_seconds": round(max_age)}
+    stale = (finding("restore.sample", Status.ERROR,
+                     f"{head}; its sampled restores are not evidence of today's backups",
+                     {**evidence, "error": head}),
+             finding("restore.rto", Status.ERROR,
+                     f"{head}; its restore time is not evidence of today's RTO",
+                     {**evidence, "error": head}))
+    origin = RestoreOrigin("history", str(row["run_id"]), started, age, stale=True)
+    return replace(target, checks=(*target.checks, *stale)), origin
+
+
 def restore_target(target: TargetResult, client: Client, row: dict[str, Any] | None,
-                   files: Sequence[dict[str, Any]], moment: datetime
+                   files: Sequence[dict[str, Any]], moment: datetime,
+                   max_age: float = DEFAULT_MAX_DRILL_AGE_SECONDS
                    ) -> tuple[TargetResult, RestoreOrigin]:
     """``target`` with the restore of its newest recorded drill ``row`` (None: none) and the
-    ``restore.*`` findings judged again from it, as of ``moment``."""
+    ``restore.*`` findings judged again from it, as of ``moment``; a drill older than
+    ``max_age`` seconds is no evidence (:func:`_stale`)."""
     if row is None:
         missing = (finding("restore.sample", Status.ERROR, NO_DRILL, {"error": NO_DRILL}),
                    finding("restore.rto", Status.ERROR, NO_DRILL, {"error": NO_DRILL}))
         return replace(target, checks=(*target.checks, *missing)), RestoreOrigin("none")
+    started = as_utc(row["started_at"])
+    age = max(0.0, (moment - started).total_seconds())
+    if age > max_age:
+        return _stale(target, row, age, max_age)
     restore = restore_from_history(row, files, client)
     method = restore.estimate_method
     notes = method.get("sample_notes", [])
-    started = as_utc(row["started_at"])
-    age = max(0.0, (moment - started).total_seconds())
     judged = (sample_finding(restore, str(method.get("ground_truth", "")),
                              notes if isinstance(notes, list) else []),
               rto_finding(restore))
@@ -142,9 +167,11 @@ def newest_per_target(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any
 
 def restore_targets(targets: Sequence[TargetResult], client: Client,
                     runs: Sequence[dict[str, Any]], files: Sequence[dict[str, Any]],
-                    moment: datetime) -> tuple[list[TargetResult], dict[str, RestoreOrigin]]:
+                    moment: datetime, max_age: float = DEFAULT_MAX_DRILL_AGE_SECONDS
+                    ) -> tuple[list[TargetResult], dict[str, RestoreOrigin]]:
     """Every target of ``targets`` with the restore of its newest drill in ``runs`` (runs
-    rows, oldest first) and ``files`` (files rows), and where each target's came from."""
+    rows, oldest first) and ``files`` (files rows), and where each target's came from; a
+    drill older than ``max_age`` seconds is no evidence."""
     newest = newest_per_target(runs)
     run_ids = {row["run_id"] for row in newest.values()}
     files = [f for f in files if f["run_id"] in run_ids]
@@ -154,6 +181,7 @@ def restore_targets(targets: Sequence[TargetResult], client: Client,
         row = newest.get(target.target)
         own = [f for f in files if row is not None and f["run_id"] == row["run_id"]
                and f["target"] == target.target]
-        result, origins[target.target] = restore_target(target, client, row, own, moment)
+        result, origins[target.target] = restore_target(target, client, row, own, moment,
+                                                        max_age)
         results.append(result)
     return results, origins

@@ -10,7 +10,12 @@ import shlex
 from collections.abc import Mapping
 from datetime import datetime
 
-from backupcheck.audit.model import AuditOptions, Provenance, RestoreOrigin
+from backupcheck.audit.model import (
+    DEFAULT_MAX_DRILL_AGE_SECONDS,
+    AuditOptions,
+    Provenance,
+    RestoreOrigin,
+)
 from backupcheck.model import Client
 from backupcheck.units import format_duration
 
@@ -30,6 +35,8 @@ def audit_command_line(client: Client, options: AuditOptions) -> str:
         words += ["--jobs", str(options.jobs)]
     if options.run_drill and not options.record_history:
         words.append("--no-history")
+    if options.max_drill_age_seconds != DEFAULT_MAX_DRILL_AGE_SECONDS:
+        words += ["--max-drill-age", format_duration(options.max_drill_age_seconds)]
     return shlex.join(words)
 
 
@@ -64,7 +71,13 @@ def provenance(client: Client, options: AuditOptions, origins: Mapping[str, Rest
         items.append(Provenance("Policy checks (immutability, encryption, freshness)",
                                 commands["verify"], at, "run while this report was made"))
         for target, origin in sorted(origins.items()):
-            if origin.source == "history" and origin.started_at is not None:
+            if origin.stale and origin.started_at is not None:
+                items.append(Provenance(
+                    f"Restore figures of {target}", f"backupcheck drill (run {origin.run_id})",
+                    f"{origin.started_at:%Y-%m-%d %H:%M:%S} UTC",
+                    f"not used: {format_duration(origin.age_seconds or 0, 'words')} before "
+                    "this report, older than --max-drill-age"))
+            elif origin.source == "history" and origin.started_at is not None:
                 items.append(Provenance(
                     f"Restore figures of {target} (sample, digests, throughput, RTO estimate)",
                     f"backupcheck drill (run {origin.run_id})",

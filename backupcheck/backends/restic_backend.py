@@ -25,6 +25,7 @@ from backupcheck.backends.restic import (
     storage_kind,
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
+from backupcheck.backends.restic_locks import LockScan, current_objects, scan_locks
 from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
 from backupcheck.backends.s3_protection import caller_account, read_protection
 from backupcheck.backends.s3guard import make_s3_client, make_sts_client
@@ -164,11 +165,39 @@ class ResticBackend:
             subset = f"1/{slices}"  # the caller resolves the slice; restic never sees rotate/
         integrity = self._attempt(errors, ("restic.integrity",),
                                   lambda: self.restic.check(subset))
+        storage = self.storage_facts()
+        locks = None
+        if storage.kind == "s3" and storage.bucket:
+            locks = self._attempt(errors, ("restic.objects.locked",),
+                                  lambda: self._lock_scan(storage, snapshots or []))
         return ResticFacts(
             policy=self.client.policy, rpo_seconds=self.client.rpo_seconds, now=now,
             location=self.restic.location, restic_version=version, config=config,
-            storage=self.storage_facts(), keys=keys, snapshots=tuple(snapshots or ()),
-            filters=self._filters(), integrity=integrity, errors=errors)
+            storage=storage, keys=keys, snapshots=tuple(snapshots or ()),
+            filters=self._filters(), integrity=integrity, locks=locks, errors=errors)
+
+    def _lock_scan(self, storage: StorageFacts, snapshots: Sequence[Snapshot]) -> LockScan:
+        """HEAD the objects a restore of the newest matching snapshot needs. Raises
+        TargetUnavailable."""
+        s3 = parse_s3_repository(self.target.repository)
+        assert s3 is not None
+        env = self.target.env
+        root = f"{storage.prefix.strip('/')}/" if storage.prefix.strip("/") else ""
+        where = f"s3://{storage.bucket}/{root}"
+        newest = f" of snapshot {snapshots[-1].short_id}" if snapshots else ""
+        try:
+            client = make_s3_client(endpoint_url=s3.endpoint_url, profile=env.get("AWS_PROFILE"),
+                                    region=s3.region or env.get("AWS_DEFAULT_REGION"))
+        except (BotoCoreError, ValueError) as exc:
+            raise TargetUnavailable(f"cannot reach bucket {storage.bucket}: {exc}") from None
+        try:
+            objects = current_objects(client, storage.bucket, root)
+            source = (f"every current object under {where} except locks/ (ListObjectVersions): "
+                      f"a superset of what a restore{newest} needs")
+            return scan_locks(client, storage.bucket, objects, source=source, exact=False,
+                              seed=self.seed, limit=self.client.policy.max_object_heads)
+        finally:
+            client.close()
 
     def inventory(self, on_row: RowSink | None) -> InventorySummary:
         config = self.restic.config()
@@ -242,8 +271,15 @@ class ResticBackend:
         return self.restic.dump(snapshot, entry.locator)
 
     def manifest_s3_client(self) -> Any:
-        """An S3 client of the default AWS chain and endpoint for an ``s3://`` manifest."""
-        return make_s3_client()
+        """An S3 client for an ``s3://`` manifest: at ``manifest_endpoint_url`` when set, else
+        at the repository's own endpoint (AWS's for a repository not on S3), with the
+        credentials restic is given (``env``'s ``AWS_PROFILE``) or the default chain."""
+        t = self.target
+        s3 = parse_s3_repository(t.repository)
+        endpoint = t.manifest_endpoint_url or (s3.endpoint_url if s3 is not None else None)
+        region = (s3.region if s3 is not None else None) or t.env.get("AWS_DEFAULT_REGION")
+        return make_s3_client(endpoint_url=endpoint, profile=t.env.get("AWS_PROFILE"),
+                              region=region)
 
     def stored_digest(self, entry: CatalogEntry) -> str:
         return ""  # restic keeps no per-file digest we could compare with xxh3-128

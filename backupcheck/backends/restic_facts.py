@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from backupcheck.backends.restic_locks import LockScan
 from backupcheck.backends.restic_output import CheckOutcome, Keys, RepoConfig, Snapshot
 from backupcheck.backends.s3 import BucketProtection, BucketSettings
 from backupcheck.model import Policy
@@ -44,5 +45,7 @@ class ResticFacts:
     integrity: CheckOutcome | None = None
     #: ``read_data_subset = "rotate/N"``: which slice ``integrity`` read, and the cycle
     rotation: Rotation | None = None
+    #: the retention of the objects a restore needs (None: not an s3: repository)
+    locks: LockScan | None = None
     #: check id -> why its facts could not be fetched
     errors: Mapping[str, str] = field(default_factory=dict)

@@ -173,6 +173,18 @@ CHECKS: tuple[CheckSpec, ...] = (
         "immutable",
         warned="The repository's storage is not write-protected"),
     CheckSpec(
+        "restic.objects.locked", "restic", "fail",
+        "for an s3: repository: some object a restore of the newest matching snapshot needs "
+        "is not locked for at least min_lock_horizon from now (warn for local or sftp)",
+        "old packs lose their lock while new snapshots still use them: extend the objects' "
+        "retention (put-object-retention) or copy the repository to a fresh locked bucket",
+        "Every file a restore needs stays locked until after the next drill",
+        "Some files a restore needs are no longer locked (or not for long)",
+        "immutable",
+        warned="Not every file a restore needs could be shown to stay locked",
+        warned_hint="store the repository in an Object-Lock bucket, or raise max_object_heads "
+                    "so every object is examined"),
+    CheckSpec(
         "restic.freshness", "restic", "fail", "newest matching snapshot is older than rpo",
         "the newest snapshot is older than the RPO: check the backup job",
         "The newest backup is recent enough (RPO)",

@@ -8,6 +8,7 @@ never gets here (the backend raises TargetUnavailable and every check becomes ``
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
@@ -24,7 +25,7 @@ from backupcheck.checks.s3 import (
 )
 from backupcheck.clock import iso_full
 from backupcheck.model import Finding, Status
-from backupcheck.units import format_duration
+from backupcheck.units import format_duration, human_bytes
 
 __all__ = ["JUDGES", "ResticFacts", "StorageFacts", "run_all"]
 
@@ -111,6 +112,100 @@ def storage_immutable(facts: ResticFacts) -> Finding:
                        + "; ".join(f.message for f in warned), evidence)
     return finding(check_id, Status.PASS, f"bucket {storage.bucket}: "
                    + ", ".join(f.message for f in subs[2:]), evidence)
+
+
+_MODE_STRENGTH = {"GOVERNANCE": 1, "COMPLIANCE": 2}
+
+
+def _kinds(keys: list[str], root: str) -> str:
+    """``3 packs (data/), 1 index file`` — what kinds of repository objects ``keys`` are."""
+    names = {"data": "pack", "index": "index file", "snapshots": "snapshot file",
+             "keys": "key file", "config": "config"}
+    counts: dict[str, int] = {}
+    for key in keys:
+        top = key[len(root):].split("/", 1)[0]
+        counts[top] = counts.get(top, 0) + 1
+    return ", ".join(f"{n} {names.get(top, top)}{'s' if n > 1 and top != 'config' else ''}"
+                     for top, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+@JUDGES.judge("restic.objects.locked")
+def objects_locked(facts: ResticFacts) -> Finding:
+    check_id = "restic.objects.locked"
+    storage, policy = facts.storage, facts.policy
+    evidence: dict[str, Any] = {"repository": storage.location, "storage": storage.kind}
+    if storage.kind != "s3":
+        return finding(check_id, Status.WARN, f"{storage.kind} storage: objects cannot be "
+                       "locked (or their lock cannot be read), so nothing stops their deletion",
+                       evidence)
+    if unknown := _unknown(check_id, facts):
+        return unknown
+    if facts.locks is None:
+        return finding(check_id, Status.ERROR, f"cannot read the objects of bucket "
+                       f"{storage.bucket or '?'}: {storage.error or 'no bucket'}", evidence)
+    scan, root = facts.locks, f"{storage.prefix.strip('/')}/" if storage.prefix.strip("/") else ""
+    horizon = facts.now + timedelta(seconds=policy.min_lock_horizon_seconds)
+    needed = _MODE_STRENGTH.get(policy.object_lock_mode, 0)
+    short: list[str] = []
+    weaker: list[str] = []
+    held = 0
+    earliest: datetime | None = None
+    for head in scan.heads:
+        if head.retain_until is not None and head.lock_mode:
+            earliest = min(earliest, head.retain_until) if earliest else head.retain_until
+        if head.legal_hold:
+            held += 1
+            continue
+        if not (head.lock_mode and head.retain_until and head.retain_until >= horizon):
+            short.append(head.key)
+        elif _MODE_STRENGTH.get(head.lock_mode, 0) < needed:
+            weaker.append(head.key)
+    short_bytes = sum(scan.sizes.get(k, 0) for k in short)
+    evidence.update(
+        bucket=storage.bucket, prefix=storage.prefix, source=scan.source, exact_set=scan.exact,
+        objects=scan.objects, bytes=scan.bytes, examined=len(scan.heads) + len(scan.missing),
+        sampled=scan.sampled, seed=scan.seed, max_object_heads=policy.max_object_heads,
+        min_lock_horizon=format_duration(policy.min_lock_horizon_seconds),
+        min_lock_horizon_seconds=policy.min_lock_horizon_seconds,
+        locked_until_at_least=iso_full(horizon), required_mode=policy.object_lock_mode,
+        short=len(short), short_bytes=short_bytes, short_examples=short[:EXAMPLES],
+        weaker_mode=len(weaker), weaker_mode_examples=weaker[:EXAMPLES], legal_hold=held,
+        missing=len(scan.missing), missing_examples=scan.missing[:EXAMPLES],
+        earliest_retain_until=iso_full(earliest), head_errors=len(scan.head_errors),
+        head_error_examples=scan.head_errors[:EXAMPLES])
+    if scan.sampled:
+        evidence["examined_keys"] = sorted(h.key for h in scan.heads)[:10]
+    examined = evidence["examined"]
+    of = (f"{examined} of {scan.objects} objects (a sample, seed {scan.seed})" if scan.sampled
+          else f"{scan.objects} objects")
+    horizon_text = format_duration(policy.min_lock_horizon_seconds)
+    problems = []
+    if short:
+        problems.append(f"{len(short)} ({_kinds(short, root)}; {human_bytes(short_bytes)}) are "
+                        f"not locked until {iso_full(horizon)} (min_lock_horizon {horizon_text}),"
+                        f" e.g. {short[0]}")
+    if weaker:
+        problems.append(f"{len(weaker)} are locked in GOVERNANCE mode, which anyone allowed to "
+                        f"bypass governance retention can delete (policy "
+                        f"{policy.object_lock_mode})")
+    if scan.missing:
+        problems.append(f"{len(scan.missing)} are missing from the bucket, e.g. "
+                        f"{scan.missing[0]}")
+    earliest_text = f"earliest retain-until {iso_full(earliest) or 'none'}"
+    if problems:
+        return finding(check_id, Status.FAIL, f"of {of} a restore needs: " + "; ".join(problems)
+                       + f" ({earliest_text}; from HEAD; set: {scan.source})", evidence)
+    if scan.head_errors:
+        return finding(check_id, Status.ERROR, f"could not read the retention of "
+                       f"{len(scan.head_errors)} of {scan.objects} objects: "
+                       f"{scan.head_errors[0]}", evidence)
+    locked = f"locked until at least {iso_full(horizon)} ({earliest_text}; from HEAD)"
+    if scan.sampled:
+        return finding(check_id, Status.WARN, f"examined {examined} of {scan.objects} objects a "
+                       f"restore needs (max_object_heads {policy.max_object_heads}; the sample "
+                       f"rotates with the seed): all {locked}; the rest unproven", evidence)
+    return finding(check_id, Status.PASS, f"all {scan.objects} objects a restore needs "
+                   f"({human_bytes(scan.bytes)}) are {locked}; set: {scan.source}", evidence)
 
 
 @JUDGES.judge("restic.freshness")

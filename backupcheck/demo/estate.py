@@ -21,8 +21,8 @@ initech    S3 ``initech-offsite`` (a Veeam chain, reached   the offsite link is 
 =========  ===============================================  ==================================
 
 Everything else passes, except what SPEC makes a warning: a restic repository on local disk
-is not immutable storage (``restic.storage.immutable`` warns), and globex's overwrite is a
-new version over an older one (``s3.objects.overwritten`` warns).
+is not immutable storage (``restic.storage.immutable`` and ``restic.objects.locked`` warn), and
+globex's overwrite is a new version over an older one (``s3.objects.overwritten`` warns).
 """
 
 from __future__ import annotations

@@ -83,14 +83,14 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                 "manifest_detail": restore.manifest.detail,
                 "missing": restore.manifest.missing,
                 "size_differs": restore.manifest.size_differs,
-                **_slice_columns(target.checks),
+                **_slice_columns(target.checks), "shard": report.shard,
             })
             files.extend(
                 {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,
                  "result": f.result, "bytes": f.bytes, "seconds": f.seconds,
                  "ttfb_seconds": f.ttfb_seconds, "mtime_ns": f.mtime_ns,
                  "version_id": f.version_id or None, "truth": f.truth or None,
-                 "note": f.detail or None}
+                 "note": f.detail or None, "expected_xxh3_128": f.expected_xxh3_128 or None}
                 for f in restore.files if f.result in FILE_OUTCOMES)
     return runs, files
 

@@ -31,6 +31,12 @@ def checks_table(client: ClientResult) -> Table:
     table.add_column("check")
     table.add_column("status")
     table.add_column("message", overflow="fold")
+    for check in client.findings:  # the client's own: its file could not be loaded
+        message = Text(visible(check.message))
+        if check.hint:
+            message.append(f"\n→ {check.hint}", style="dim italic")
+        table.add_row(Text("(client file)", style="italic"), check.id,
+                      status_text(check.status), message)
     for target in sorted(client.targets, key=lambda t: (-t.status.severity, t.target)):
         for check in sorted(target.checks, key=lambda f: -f.status.severity):
             message = Text.from_markup(safe(check.message))
@@ -94,6 +100,9 @@ def inventory_table(report: RunReport) -> Table:
                  "newest", "oldest", "lock", "retention", "versioning", "encryption"):
         table.add_column(name, overflow="fold")
     for client in report.clients:
+        for check in client.findings:
+            table.add_row(Text(visible(client.client)), "", "config",
+                          Text(f"ERROR: {visible(check.message)}", style="magenta"))
         for target in client.targets:
             inv = target.inventory
             if inv is None:
@@ -115,7 +124,8 @@ def render_table(report: RunReport) -> RenderableType:
     if report.command == "inventory":
         parts.append(inventory_table(report))
     for client in _worst_first(report.clients):
-        if report.command != "inventory" or any(t.checks for t in client.targets):
+        if report.command != "inventory" or client.findings or any(t.checks for t in
+                                                                     client.targets):
             parts.append(checks_table(client))
         restore = restore_table(client)
         if restore is not None:

@@ -91,7 +91,9 @@ def new_run_id(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _problems(files: Sequence[FileResult]) -> tuple[Problem, ...]:
+def problems_of(files: Sequence[FileResult]) -> tuple[Problem, ...]:
+    """The sampled files that did not come back right, as the report lists them (also for
+    a drill rebuilt from the history)."""
     problems = []
     for f in files:
         if f.result.failed:
@@ -222,7 +224,7 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         coverage=min(1.0, covered / catalog.total_files) if catalog.total_files else 0.0,
         retries=sum(f.retries for f in files),
         # a sampled file's own result wins over what the listing said of it
-        problems=(*_problems(files), *(p for p in listed_problems
+        problems=(*problems_of(files), *(p for p in listed_problems
                                        if p.path not in sampled_paths)),
         files=tuple(files),
         estimate_method=method,
