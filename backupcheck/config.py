@@ -220,10 +220,8 @@ def _load_target(reader: _Reader) -> Target:
             manifest=reader.get("manifest", str),
             inventory_report=reader.get("inventory_report", str),
         )
-        if target.inventory_report is not None and not re.match(
-                r"^s3://[^/\s]+/", target.inventory_report + "/"):
-            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
-                               "s3://bucket/…/manifest.json")
+        if not re.match(r"^s3://[^/\s]+/", (target.inventory_report or "s3://b") + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
@@ -390,6 +388,7 @@ def load_plan(path: Path) -> Plan:
         snapshot_window_seconds=window,
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
+        restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
     )
     reader.reject_unknown()
     return plan

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 import xxhash
@@ -54,7 +55,7 @@ def with_clients(report: RunReport, extra: Sequence[ClientResult]) -> RunReport:
     if not extra:
         return report
     clients = sorted((*report.clients, *extra), key=lambda c: c.client)
-    return RunReport(report.command, report.started_at, report.finished_at, tuple(clients))
+    return replace(report, clients=tuple(clients))  # keeps plan, shard and the rest
 
 
 def seed_for(client: str, target: str, base_seed: int) -> int:

@@ -48,6 +48,8 @@ def version_row(version: ObjectVersion) -> dict[str, Any]:
 
 class S3Backend:
     kind = "s3"
+    #: every object of a real restore is one GET that waits its time to first byte
+    ttfb_paid = "per_file"
 
     def __init__(self, client: Client, target: S3Target, *, seed: int = 0) -> None:
         self.client, self.target, self.seed = client, target, seed

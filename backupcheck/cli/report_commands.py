@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,8 @@ from typing import Annotated
 import typer
 
 from backupcheck.audit.model import AuditOptions
+from backupcheck.audit.sshsig import load_signing_key
+from backupcheck.audit.verify_pack import verify_pack
 from backupcheck.cli.alerts import combined_exit
 from backupcheck.cli.options import (
     DEFAULT_PLAN,
@@ -47,11 +50,16 @@ from backupcheck.report.text import visible
 from backupcheck.report.trend_formats import trend_output
 from backupcheck.units import parse_duration
 
+#: where ``--sign-key``'s passphrase comes from (a secret never reaches argv)
+PASSPHRASE_ENV = "BACKUPCHECK_SIGN_KEY_PASSPHRASE"
+
 
 def audit(
-    client: Annotated[str, typer.Option("--client", help="The client to audit.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.json "
-                                      "and SHA256SUMS (created when missing).")],
+    ctx: typer.Context,
+    client: Annotated[str | None, typer.Option("--client", help="The client to audit.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for report.html, "
+                                             "report.json and SHA256SUMS (created when "
+                                             "missing).")] = None,
     targets: TargetsOpt = DEFAULT_TARGETS,
     fmt: FormatOpt = Format.table,
     history: HistoryOpt = None,
@@ -72,8 +80,17 @@ def audit(
     max_drill_age: Annotated[str, typer.Option(
         "--max-drill-age", metavar="DURATION", help="Restore figures of an older drill are no "
         "evidence: restore.* become error (exit 3).")] = "8d",
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", metavar="FILE", help="OpenSSH Ed25519 private key: sign SHA256SUMS "
+        f"into SHA256SUMS.sig (passphrase from ${PASSPHRASE_ENV}).")] = None,
 ) -> None:
-    """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
+    """Evidence pack for one client: report.html, report.json and SHA256SUMS.
+
+    `backupcheck audit verify DIR` checks a pack."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if client is None or out is None:
+        raise fail("audit needs --client NAME and --out DIR", 2)
     if run_drill and from_history:
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
@@ -82,6 +99,8 @@ def audit(
         max_age = parse_duration(max_drill_age)
     except ValueError as exc:
         raise fail(f"--max-drill-age: {exc}", 2) from None
+    signing_key = guarded(lambda: load_signing_key(sign_key, passphrase())) \
+        if sign_key is not None else None
     (chosen_client,) = clients_from(targets, [client])
     installation = settings_from(targets, settings, [chosen_client], [client])
     mutes = installation.mutes
@@ -91,7 +110,8 @@ def audit(
         out=out, history_dir=history_from(history, installation), plan=chosen_plan,
         run_drill=run_drill,
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
-        plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age)
+        plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age,
+        signing_key=signing_key)
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
@@ -106,6 +126,26 @@ def audit(
     for mute in gone:  # an expired accepted risk is a configuration error (exit 2)
         print_error(str(mute.expired_error()))
     raise typer.Exit(combined_exit(result.exit_code, 2 if gone else 0))
+
+
+def passphrase() -> bytes | None:
+    """The signing key's passphrase: from the environment, never from the command line."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
+
+
+def audit_verify(
+    directory: Annotated[Path, typer.Argument(help="The pack's directory.")],
+    allowed: Annotated[Path | None, typer.Option(
+        "--allowed-signers", metavar="FILE", help="ssh-keygen allowed_signers file: the "
+        "pack must be signed by one of its keys.")] = None,
+) -> None:
+    """Check a pack: every file against SHA256SUMS, and SHA256SUMS.sig's signature."""
+    result = guarded(lambda: verify_pack(directory, allowed))
+    console = stdout_console()
+    for line in result.lines():
+        console.print(visible(line), markup=False)
+    raise typer.Exit(result.exit_code)
 
 
 def history(

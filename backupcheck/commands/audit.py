@@ -28,6 +28,7 @@ from backupcheck.audit.from_history import restore_targets
 from backupcheck.audit.model import AuditFacts, AuditOptions, AuditResult, RestoreOrigin
 from backupcheck.audit.pack import check_out, write_pack
 from backupcheck.audit.provenance import audit_command_line, provenance
+from backupcheck.audit.sshsig import fingerprint, public_blob
 from backupcheck.audit_verdict import judge
 from backupcheck.backends.restic import installed_version
 from backupcheck.clock import as_utc, iso, now_utc, parse_iso
@@ -147,7 +148,9 @@ def collect(client: Client, options: AuditOptions, *,
         provenance=provenance(client, options, gathered.origins, checks_at,
                               inventoried.started_at),
         environment=environment(), notes=gathered.notes, inventory_errors=inventory_errors,
-        command_line=options.command_line or audit_command_line(client, options))
+        command_line=options.command_line or audit_command_line(client, options),
+        signer_fingerprint=fingerprint(public_blob(options.signing_key.public_key()))
+        if options.signing_key is not None else "")
 
 
 def build_audit_pack(client: Client, options: AuditOptions, *,
@@ -156,7 +159,7 @@ def build_audit_pack(client: Client, options: AuditOptions, *,
     check_out(options.out)
     facts = collect(client, options, progress=progress)
     document = dumps(audit_document(facts)) + "\n"
-    files = write_pack(options.out, render_audit_html(facts), document)
+    files = write_pack(options.out, render_audit_html(facts), document, options.signing_key)
     return AuditResult(client=client.name, out=options.out, files=files,
                        verdict=facts.verdict, mode=facts.mode,
                        drill_age_seconds=_oldest_age(facts.origins), document=document)
