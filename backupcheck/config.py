@@ -220,10 +220,8 @@ def _load_target(reader: _Reader) -> Target:
             manifest=reader.get("manifest", str),
             inventory_report=reader.get("inventory_report", str),
         )
-        if target.inventory_report is not None and not re.match(
-                r"^s3://[^/\s]+/", target.inventory_report + "/"):
-            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
-                               "s3://bucket/…/manifest.json")
+        if not re.match(r"^s3://[^/\s]+/", (target.inventory_report or "s3://b") + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
