@@ -22,10 +22,9 @@ __all__ = ["BrokenClient", "default_plan", "load_client", "load_clients", "load_
            "load_plan", "parse_duration", "parse_size"]
 
 #: environment variables that hold secrets and so must not be written into a config file
-_SECRET_ENV = frozenset(
-    {"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_ACCOUNT_KEY",
-     "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
-)
+_SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                         "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
+                         "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -219,7 +218,12 @@ def _load_target(reader: _Reader) -> Target:
             region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
+            inventory_report=reader.get("inventory_report", str),
         )
+        if target.inventory_report is not None and not re.match(
+                r"^s3://[^/\s]+/", target.inventory_report + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
+                               "s3://bucket/…/manifest.json")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
@@ -389,6 +393,7 @@ def load_plan(path: Path) -> Plan:
         snapshot_window_seconds=window,
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
+        restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
     )
     reader.reject_unknown()
     return plan

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh Debian machine: restic and xxhsum (apt), the package in .venv.
+# Idempotent set-up on a fresh Debian machine: restic, xxhsum and ssh-keygen (apt), the package
+# in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -9,6 +10,8 @@ PY="${PYTHON:-python3}"
 need_apt=()
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 command -v xxhsum >/dev/null 2>&1 || need_apt+=(xxhash)
+# ssh-keygen: the tests check signed audit packs with the stock OpenSSH tool
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
     need_apt+=(python3-venv)
 fi

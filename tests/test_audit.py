@@ -2,7 +2,7 @@
 
 The demo estate (``demo --keep`` once per module) has three clients with one planted problem
 each: ``acme`` (bucket in GOVERNANCE mode, 7-day retention), ``globex`` (a file overwritten
-after the backup: digest mismatch), ``initech`` (a slow link breaks the 30 s RTO), plus a
+after the backup: digest mismatch), ``initech`` (a slow link breaks the 15 s RTO), plus a
 history of earlier weekly drills. ``acme``'s packs are built once: from the history (the
 default) and with a fresh drill recorded into the history. Three more clients live on the
 demo's S3 server in a targets directory of their own: ``clean`` (everything right; one
@@ -463,7 +463,8 @@ def _audit_command_wired() -> bool:
     from backupcheck.cli import app
 
     return any((c.name or getattr(c.callback, "__name__", "")) == "audit"
-               for c in app.registered_commands)
+               for c in app.registered_commands) or any(
+        g.name == "audit" for g in app.registered_groups)  # audit and audit verify
 
 
 @pytest.mark.skipif(not _audit_command_wired(), reason="`backupcheck audit` not in cli.py yet")

@@ -9,7 +9,11 @@ drills moved into the past every remaining problem is the drill's age.
 from __future__ import annotations
 
 import html
+import json
 import re
+import shutil
+import subprocess
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -102,3 +106,180 @@ def test_a_bare_number_is_no_duration() -> None:
         with pytest.raises(ValueError, match="no unit"):
             parse_duration(text)
     assert parse_duration("8d") == 8 * 86400
+
+
+# ---------------------------------------------------------------- signed packs
+
+
+@dataclass
+class Keys:
+    key: Path
+    public: str
+    allowed: Path
+    other_allowed: Path
+
+
+def keygen(path: Path, passphrase: str = "", kind: str = "ed25519") -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-C", "test", "-f",
+                    str(path)], check=True, capture_output=True)
+    return path.with_suffix(".pub").read_text().strip() if path.suffix else \
+        Path(f"{path}.pub").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    root = tmp_path_factory.mktemp("keys")
+    public = keygen(root / "msp")
+    other = keygen(root / "other")
+    (root / "allowed_signers").write_text(f"audits@msp.example {public}\n")
+    (root / "other_signers").write_text(f"audits@msp.example {other}\n")
+    return Keys(root / "msp", public, root / "allowed_signers", root / "other_signers")
+
+
+def ssh_verify(pack: Path, allowed: Path, signer: str = "audits@msp.example"
+               ) -> subprocess.CompletedProcess[str]:
+    """The stock OpenSSH check, exactly as the pack's instructions say."""
+    with (pack / "SHA256SUMS").open("rb") as sums:
+        return subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", signer,
+                               "-n", "backupcheck", "-s", str(pack / "SHA256SUMS.sig")],
+                              stdin=sums, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def signed_pack(demo: Demo, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("signed") / "pack"
+    done = run_cli("audit", "--client", "globex", "--targets", str(demo.targets),
+                   "--history", str(demo.history), "--plan", str(demo.plan_path),
+                   "--out", str(out), "--sign-key", str(keys.key))
+    assert done.exit_code == 1, done.stdout + done.stderr  # the planted mismatch
+    assert "ssh-keygen -Y verify" in done.stdout
+    return out
+
+
+def test_stock_ssh_keygen_accepts_a_signed_pack(signed_pack: Path, keys: Keys) -> None:
+    assert sorted(p.name for p in signed_pack.iterdir()) == [
+        "SHA256SUMS", "SHA256SUMS.sig", "report.html", "report.json"]
+    done = ssh_verify(signed_pack, keys.allowed)
+    assert done.returncode == 0, done.stderr
+    assert 'Good "backupcheck" signature for audits@msp.example' in done.stdout + done.stderr
+    assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=signed_pack,
+                          capture_output=True, check=False).returncode == 0
+    signature = json.loads((signed_pack / "report.json").read_text())["audit"]["signature"]
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", f"{keys.key}.pub"],
+                                 capture_output=True, text=True, check=True).stdout.split()[1]
+    assert signature["key"] == fingerprint and signature["namespace"] == "backupcheck"
+    assert fingerprint in (signed_pack / "report.html").read_text()
+
+
+def test_stock_ssh_keygen_rejects_a_changed_byte(signed_pack: Path, keys: Keys,
+                                                 tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(signed_pack, pack)
+    page = bytearray((pack / "report.html").read_bytes())
+    page[page.index(b"globex")] ^= 0x20  # one byte: "globex" -> "Globex"
+    (pack / "report.html").write_bytes(bytes(page))
+    # what a forger would do next: make the sums match the changed page again
+    subprocess.run("sha256sum report.html report.json > SHA256SUMS", shell=True, cwd=pack,
+                   check=True)
+    assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=pack,
+                          capture_output=True, check=False).returncode == 0
+    done = ssh_verify(pack, keys.allowed)
+    assert done.returncode != 0 and "Good" not in done.stdout
+    ours = run_cli("audit", "verify", str(pack), "--allowed-signers", str(keys.allowed))
+    assert ours.exit_code == 1 and "signature does not match" in ours.stdout
+
+
+def test_audit_verify_names_the_changed_file(signed_pack: Path, keys: Keys,
+                                             tmp_path: Path) -> None:
+    good = run_cli("audit", "verify", str(signed_pack), "--allowed-signers", str(keys.allowed))
+    assert good.exit_code == 0, good.stdout
+    assert "good signature by audits@msp.example" in good.stdout
+    assert "pack verified" in good.stdout
+    pack = tmp_path / "pack"
+    shutil.copytree(signed_pack, pack)
+    document = (pack / "report.json").read_bytes()
+    (pack / "report.json").write_bytes(document.replace(b'"fail"', b'"pass"', 1))
+    bad = run_cli("audit", "verify", str(pack), "--allowed-signers", str(keys.allowed))
+    assert bad.exit_code == 1
+    assert "✖ report.json" in bad.stdout and "✔ report.html" in bad.stdout
+    assert "pack NOT verified" in bad.stdout
+
+
+def test_audit_verify_refuses_another_signer_and_an_unsigned_pack(
+        signed_pack: Path, keys: Keys, tmp_path: Path) -> None:
+    other = run_cli("audit", "verify", str(signed_pack), "--allowed-signers",
+                    str(keys.other_allowed))
+    assert other.exit_code == 1 and "not in" in other.stdout
+    assert ssh_verify(signed_pack, keys.other_allowed).returncode != 0
+    pack = tmp_path / "pack"
+    shutil.copytree(signed_pack, pack)
+    (pack / "SHA256SUMS.sig").unlink()
+    unsigned = run_cli("audit", "verify", str(pack), "--allowed-signers", str(keys.allowed))
+    assert unsigned.exit_code == 1 and "not signed" in unsigned.stdout
+    assert run_cli("audit", "verify", str(pack)).exit_code == 0  # digests alone hold
+
+
+def test_we_accept_what_ssh_keygen_signs(signed_pack: Path, keys: Keys, tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(signed_pack, pack)
+    (pack / "SHA256SUMS.sig").unlink()
+    subprocess.run(["ssh-keygen", "-Y", "sign", "-q", "-f", str(keys.key), "-n", "backupcheck",
+                    str(pack / "SHA256SUMS")], check=True, capture_output=True)
+    done = run_cli("audit", "verify", str(pack), "--allowed-signers", str(keys.allowed))
+    assert done.exit_code == 0, done.stdout
+
+
+def test_passphrase_protected_and_wrong_kind_of_key(demo: Demo, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    public = keygen(tmp_path / "locked", passphrase="correct horse")
+    keygen(tmp_path / "rsa", kind="rsa")
+    (tmp_path / "allowed").write_text(f"locked@msp.example {public}\n")
+    common = ["audit", "--client", "globex", "--targets", str(demo.targets),
+              "--history", str(demo.history), "--plan", str(demo.plan_path)]
+    no_phrase = run_cli(*common, "--out", str(tmp_path / "a"), "--sign-key",
+                        str(tmp_path / "locked"))
+    assert no_phrase.exit_code == 2 and "BACKUPCHECK_SIGN_KEY_PASSPHRASE" in no_phrase.stderr
+    assert not (tmp_path / "a").exists()  # refused before any work
+    rsa = run_cli(*common, "--out", str(tmp_path / "b"), "--sign-key", str(tmp_path / "rsa"))
+    assert rsa.exit_code == 2 and "not an Ed25519 key" in rsa.stderr
+    monkeypatch.setenv("BACKUPCHECK_SIGN_KEY_PASSPHRASE", "correct horse")
+    signed = run_cli(*common, "--out", str(tmp_path / "c"), "--sign-key",
+                     str(tmp_path / "locked"))
+    assert signed.exit_code == 1, signed.stderr
+    assert "correct horse" not in signed.stdout + (tmp_path / "c" / "report.json").read_text()
+    assert ssh_verify(tmp_path / "c", tmp_path / "allowed", "locked@msp.example").returncode == 0
+    # the same directory again, unsigned: the old signature must not stay behind
+    again = run_cli(*common, "--out", str(tmp_path / "c"))
+    assert again.exit_code == 1 and not (tmp_path / "c" / "SHA256SUMS.sig").exists()
+
+
+# ---------------------------------------------------------------- what the history keeps
+
+
+def test_a_pack_from_history_shows_the_expected_digest_of_a_mismatch(
+        demo: Demo, tmp_path: Path) -> None:
+    fresh = audit_with(demo, "globex", demo.history, tmp_path / "fresh", run_drill=True,
+                       record_history=False)
+    result = audit_with(demo, "globex", demo.history, tmp_path / "pack")  # from the history
+    assert result.mode == "history" and result.exit_code == 1
+
+    def problem_of(pack: AuditResult) -> dict[str, Any]:
+        targets = {t["target"]: t for t in read_json(pack)["clients"][0]["targets"]}
+        (problem,) = targets["globex-files"]["restore"]["problems"]
+        return dict(problem)
+
+    recorded, measured = problem_of(result), problem_of(fresh)
+    assert recorded["reason"] == "digest"
+    assert re.fullmatch(r"[0-9a-f]{32}", recorded["expected"])
+    assert recorded == measured  # the same path, expected and actual as a drill run now
+    page = page_of(result)
+    row = re.search(r'<tr class="bad">\s*<td class="wrap mono">([^<]*)</td>.*?</tr>', page,
+                    re.S)
+    assert row is not None and html.unescape(row.group(1)) == recorded["path"]
+    assert recorded["expected"] in row.group(0) and recorded["actual"] in row.group(0)
+    assert "not kept in the history" not in page
+    # the ground truth it was judged against is kept too
+    files = HistoryStore(demo.history).read_files(["globex"]).to_pylist()
+    (kept,) = [f for f in files if f["path"] == recorded["path"] and f["result"] == "digest"]
+    assert kept["expected_xxh3_128"] == recorded["expected"] and kept["truth"] == "manifest"
+    assert "manifest" in row.group(0)

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from backupcheck.audit.model import AuditFacts
-from backupcheck.audit.pack import HTML_NAME, JSON_NAME
+from backupcheck.audit.pack import HTML_NAME, JSON_NAME, SIG_NAME, SUMS_NAME, verify_command
+from backupcheck.audit.sshsig import HASH, NAMESPACE
 from backupcheck.clock import iso
 
 
@@ -45,5 +46,9 @@ def audit_document(facts: AuditFacts) -> dict[str, Any]:
         "notes": list(facts.notes),
         "inventory_errors": dict(facts.inventory_errors),
         "files": [HTML_NAME, JSON_NAME],
+        "signature": ({"file": SIG_NAME, "signs": SUMS_NAME, "format": "sshsig",
+                       "namespace": NAMESPACE, "hash": HASH, "key": facts.signer_fingerprint,
+                       "verify": verify_command()}
+                      if facts.signer_fingerprint else None),
     }
     return document

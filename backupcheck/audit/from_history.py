@@ -24,12 +24,11 @@ from backupcheck.model import (
     FileOutcome,
     FileResult,
     Finding,
-    Problem,
     RestoreResult,
     Status,
     TargetResult,
 )
-from backupcheck.restore.drill import rto_finding, sample_finding
+from backupcheck.restore.drill import problems_of, rto_finding, sample_finding
 from backupcheck.units import format_duration
 
 NO_DRILL = "no restore drill of this target in the history: run the audit with --run-drill"
@@ -39,8 +38,9 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
                          client: Client) -> RestoreResult:
     """A :class:`RestoreResult` rebuilt from one runs row and its files rows.
 
-    The history keeps each file's restored digest, not the expected one: for ``ok`` files
-    they were equal; for a mismatch the expected digest is not known here.
+    The history keeps each file's restored digest, its expected one and where that came
+    from (``truth``); rows written before the expected digest was kept have it only for
+    ``ok`` files (equal to the restored one).
     """
     try:
         method = json.loads(row.get("estimate_inputs") or "{}")
@@ -51,11 +51,11 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         seconds=float(f.get("seconds") or 0.0), ttfb_seconds=float(f.get("ttfb_seconds") or 0.0),
         result=FileOutcome(str(f.get("result") or "unreadable")),
         xxh3_128=str(f.get("xxh3_128") or ""),
-        expected_xxh3_128=str(f.get("xxh3_128") or "") if f.get("result") == "ok" else "",
+        expected_xxh3_128=str(f.get("expected_xxh3_128") or
+                              (f.get("xxh3_128") if f.get("result") == "ok" else "") or ""),
         truth=str(f.get("truth") or ""), detail=str(f.get("note") or ""))
         for f in files]
-    problems = tuple(Problem(f.path, f.result.value, "", f.xxh3_128)  # type: ignore[arg-type]
-                     for f in results if f.result.failed)
+    problems = problems_of(results)
     estimate = row.get("estimated_full_restore_seconds")
 
     def integer(name: str) -> int:
@@ -73,6 +73,8 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         throughput_bytes_per_s=number("throughput_bytes_per_s"),
         total_bytes=integer("total_bytes"), total_files=integer("total_files"),
         estimated_full_restore_seconds=float(estimate) if estimate is not None else 0.0,
+        estimate_low_seconds=_bound(row, "estimate_low_seconds", estimate),
+        estimate_high_seconds=_bound(row, "estimate_high_seconds", estimate),
         # judged against the RTO agreed today, not the one in force at the drill
         rto_seconds=client.rto_seconds, coverage=number("coverage"), retries=integer("retries"),
         problems=problems, files=tuple(results),
@@ -80,6 +82,14 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         # missing files and a wrong or unreadable manifest stay what they were judged
         manifest=manifest_check_from_row(row),
     )
+
+
+def _bound(row: dict[str, Any], name: str, estimate: Any) -> float:
+    """One end of the recorded interval; a row from before intervals has the point only."""
+    value = row.get(name)
+    if value is None:
+        value = estimate
+    return float(value) if value is not None else 0.0
 
 
 def _method(row: dict[str, Any], recorded: Any) -> dict[str, Any]:

@@ -11,9 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from backupcheck.audit.pack import SUMS_NAME
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backupcheck.audit.pack import SIG_NAME, SUMS_NAME, verify_command
 from backupcheck.audit_verdict import Verdict
 from backupcheck.clock import as_utc
+from backupcheck.history.store import HistoryStore
 from backupcheck.model import Client, Plan, RunReport
 from backupcheck.mutes import Mute
 from backupcheck.trend import Trend
@@ -29,7 +32,8 @@ class AuditOptions:
     """What ``backupcheck audit`` was asked to do."""
 
     out: Path
-    history_dir: Path
+    #: a directory, ``s3://bucket/prefix``, or an opened store (``history.open_history``)
+    history_dir: Path | str | HistoryStore
     plan: Plan = field(default_factory=Plan)
     #: run a drill now (``--run-drill``) instead of using the newest drill in the history
     run_drill: bool = False
@@ -46,6 +50,8 @@ class AuditOptions:
     mutes: tuple[Mute, ...] = ()
     #: restore figures of a drill older than this are not evidence: ``restore.*`` are error
     max_drill_age_seconds: float = DEFAULT_MAX_DRILL_AGE_SECONDS
+    #: ``--sign-key``: sign ``SHA256SUMS`` (``SHA256SUMS.sig``)
+    signing_key: Ed25519PrivateKey | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class AuditFacts:
     notes: list[str]
     inventory_errors: dict[str, str]
     command_line: str = ""
+    #: ``SHA256SUMS.sig``'s key (``SHA256:…``); "" when the pack is not signed
+    signer_fingerprint: str = ""
 
     @property
     def period(self) -> tuple[datetime, datetime] | None:
@@ -127,4 +135,6 @@ class AuditResult:
                          f"{format_duration(self.drill_age_seconds, 'words')} old")
         lines.append(f"wrote {', '.join(str(p) for p in self.files)}")
         lines.append(f"check the pack: cd {self.out} && sha256sum -c {SUMS_NAME}")
+        if any(p.name == SIG_NAME for p in self.files):
+            lines.append(f"check its signature: cd {self.out} && {verify_command()}")
         return lines

@@ -2,7 +2,8 @@
 
 Every file is written whole or not at all (``atomic.write_atomic``); the directory is made
 only when there is something to write, so a command that fails early leaves nothing behind.
-A reader checks the pack with ``sha256sum -c SHA256SUMS`` in it.
+A reader checks the pack with ``sha256sum -c SHA256SUMS`` in it; a signed pack also holds
+``SHA256SUMS.sig``, the SSH signature of ``SHA256SUMS`` (``audit.sshsig``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from backupcheck.atomic import write_atomic
+from backupcheck.audit.sshsig import sign
 from backupcheck.errors import UsageError
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
 SUMS_NAME = "SHA256SUMS"
+SIG_NAME = "SHA256SUMS.sig"
 PACK_FILES = (HTML_NAME, JSON_NAME, SUMS_NAME)
 
 
@@ -40,13 +45,31 @@ def _write(out: Path, name: str, data: bytes) -> Path:
     return final
 
 
-def write_pack(out: Path, html: str, document: str) -> tuple[Path, ...]:
-    """Write the page, the JSON document and their sums into ``out`` (made when missing)."""
+def verify_command(out: Path | str = ".", signer: str = "SIGNER") -> str:
+    """How anyone checks a signed pack's sums with the stock OpenSSH tool."""
+    return (f"ssh-keygen -Y verify -f allowed_signers -I {signer} -n backupcheck "
+            f"-s {SIG_NAME} < {SUMS_NAME}")
+
+
+def write_pack(out: Path, html: str, document: str,
+               signing_key: Ed25519PrivateKey | None = None) -> tuple[Path, ...]:
+    """Write the page, the JSON document and their sums into ``out`` (made when missing),
+    and with ``signing_key`` the sums' SSH signature; an earlier pack's signature there is
+    removed when this one is not signed (it would not match)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out: cannot create {out}: {exc.strerror or exc}") from None
     contents = [(HTML_NAME, html.encode("utf-8")), (JSON_NAME, document.encode("utf-8"))]
     written = [_write(out, name, data) for name, data in contents]
-    written.append(_write(out, SUMS_NAME, sha256sums(contents).encode("ascii")))
+    sums = sha256sums(contents).encode("ascii")
+    written.append(_write(out, SUMS_NAME, sums))
+    if signing_key is not None:
+        written.append(_write(out, SIG_NAME, sign(sums, signing_key).encode("ascii")))
+    else:
+        try:
+            (out / SIG_NAME).unlink(missing_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out: cannot remove the old {out / SIG_NAME}: "
+                             f"{exc.strerror or exc}") from None
     return tuple(written)

@@ -87,6 +87,9 @@ def snapshot_row(snapshot: Snapshot, newest: bool) -> dict[str, Any]:
 
 class ResticBackend:
     kind = "restic"
+    #: ``restic dump`` per file: its time to first byte is restic's start-up and index load,
+    #: which a real ``restic restore`` pays once (``restore/estimate.py``)
+    ttfb_paid = "once"
 
     def __init__(self, client: Client, target: ResticTarget, *, seed: int = 0,
                  restic: Restic | None = None) -> None:

@@ -17,8 +17,9 @@ from backupcheck import __version__
 from backupcheck.cli.list_checks_command import list_checks
 from backupcheck.cli.manifest_command import manifest_build
 from backupcheck.cli.output import stderr_console
-from backupcheck.cli.report_commands import audit, history, trend
+from backupcheck.cli.report_commands import audit, audit_verify, history, trend
 from backupcheck.cli.run_commands import demo, drill, inventory, verify
+from backupcheck.cli.signals import exit_interrupted, install_signal_handlers, interrupted_code
 
 log = logging.getLogger("backupcheck")
 
@@ -34,6 +35,10 @@ app = typer.Typer(
 manifest_app = typer.Typer(help="Ground-truth manifests made at backup time.",
                            no_args_is_help=True)
 app.add_typer(manifest_app, name="manifest")
+#: ``audit`` makes a pack (its own options); ``audit verify DIR`` checks one
+audit_app = typer.Typer(help="Evidence packs: make one (audit --client NAME --out DIR) or "
+                        "check one (audit verify DIR).", no_args_is_help=False)
+app.add_typer(audit_app, name="audit")
 
 
 def print_version(value: bool) -> None:
@@ -56,14 +61,25 @@ def main_options(
 
 
 def main() -> None:
+    install_signal_handlers()
+    code: int | str | None = 0
     try:
         app()
     except KeyboardInterrupt:
+        # outside a command's own handling (typer mostly catches it first, see output.guarded)
         stderr_console().print("backupcheck: interrupted", markup=False)
-        sys.exit(130)
+        code = interrupted_code() or 130
+    except SystemExit as stop:
+        code = stop.code
+    interrupted = interrupted_code()
+    if interrupted is not None:
+        exit_interrupted(interrupted)
+    sys.exit(code)
 
 
-for command in (inventory, verify, drill, demo, audit, history, trend):
+for command in (inventory, verify, drill, demo, history, trend):
     app.command()(command)
+audit_app.callback(invoke_without_command=True)(audit)
+audit_app.command("verify")(audit_verify)
 app.command("list-checks")(list_checks)
 manifest_app.command("build")(manifest_build)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,9 +10,10 @@ from typing import Annotated
 import typer
 
 from backupcheck.audit.model import AuditOptions
+from backupcheck.audit.sshsig import load_signing_key
+from backupcheck.audit.verify_pack import verify_pack
 from backupcheck.cli.alerts import combined_exit
 from backupcheck.cli.options import (
-    DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
     ClientOpt,
@@ -23,7 +25,9 @@ from backupcheck.cli.options import (
     TargetsOpt,
     TrendFormat,
     clients_from,
+    history_from,
     plan_from,
+    report_settings,
     settings_from,
 )
 from backupcheck.cli.output import (
@@ -46,14 +50,19 @@ from backupcheck.report.text import visible
 from backupcheck.report.trend_formats import trend_output
 from backupcheck.units import parse_duration
 
+#: where ``--sign-key``'s passphrase comes from (a secret never reaches argv)
+PASSPHRASE_ENV = "BACKUPCHECK_SIGN_KEY_PASSPHRASE"
+
 
 def audit(
-    client: Annotated[str, typer.Option("--client", help="The client to audit.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.html, report.json "
-                                      "and SHA256SUMS (created when missing).")],
+    ctx: typer.Context,
+    client: Annotated[str | None, typer.Option("--client", help="The client to audit.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for report.html, "
+                                             "report.json and SHA256SUMS (created when "
+                                             "missing).")] = None,
     targets: TargetsOpt = DEFAULT_TARGETS,
     fmt: FormatOpt = Format.table,
-    history: HistoryOpt = DEFAULT_HISTORY,
+    history: HistoryOpt = None,
     plan: Annotated[Path, typer.Option("--plan", help="Restore plan (for --run-drill and "
                                        "restic check).")] = DEFAULT_PLAN,
     run_drill: Annotated[bool, typer.Option("--run-drill", help="Run a drill now and use it "
@@ -71,8 +80,17 @@ def audit(
     max_drill_age: Annotated[str, typer.Option(
         "--max-drill-age", metavar="DURATION", help="Restore figures of an older drill are no "
         "evidence: restore.* become error (exit 3).")] = "8d",
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", metavar="FILE", help="OpenSSH Ed25519 private key: sign SHA256SUMS "
+        f"into SHA256SUMS.sig (passphrase from ${PASSPHRASE_ENV}).")] = None,
 ) -> None:
-    """Evidence pack for one client: report.html, report.json and SHA256SUMS."""
+    """Evidence pack for one client: report.html, report.json and SHA256SUMS.
+
+    `backupcheck audit verify DIR` checks a pack."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if client is None or out is None:
+        raise fail("audit needs --client NAME and --out DIR", 2)
     if run_drill and from_history:
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
@@ -81,14 +99,19 @@ def audit(
         max_age = parse_duration(max_drill_age)
     except ValueError as exc:
         raise fail(f"--max-drill-age: {exc}", 2) from None
+    signing_key = guarded(lambda: load_signing_key(sign_key, passphrase())) \
+        if sign_key is not None else None
     (chosen_client,) = clients_from(targets, [client])
-    mutes = settings_from(targets, settings, [chosen_client], [client]).mutes
+    installation = settings_from(targets, settings, [chosen_client], [client])
+    mutes = installation.mutes
     gone = expired(mutes, now_utc().date())
     chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
     options = AuditOptions(
-        out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
+        out=out, history_dir=history_from(history, installation), plan=chosen_plan,
+        run_drill=run_drill,
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
-        plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age)
+        plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age,
+        signing_key=signing_key)
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
@@ -105,21 +128,44 @@ def audit(
     raise typer.Exit(combined_exit(result.exit_code, 2 if gone else 0))
 
 
+def passphrase() -> bytes | None:
+    """The signing key's passphrase: from the environment, never from the command line."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
+
+
+def audit_verify(
+    directory: Annotated[Path, typer.Argument(help="The pack's directory.")],
+    allowed: Annotated[Path | None, typer.Option(
+        "--allowed-signers", metavar="FILE", help="ssh-keygen allowed_signers file: the "
+        "pack must be signed by one of its keys.")] = None,
+) -> None:
+    """Check a pack: every file against SHA256SUMS, and SHA256SUMS.sig's signature."""
+    result = guarded(lambda: verify_pack(directory, allowed))
+    console = stdout_console()
+    for line in result.lines():
+        console.print(visible(line), markup=False)
+    raise typer.Exit(result.exit_code)
+
+
 def history(
-    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    history_dir: HistoryOpt = None,
     client: ClientOpt = None,
     since: SinceOpt = None,
     fmt: FormatOpt = Format.table,
+    settings: SettingsOpt = None,
 ) -> None:
     """Past drills per client and target: throughput, estimated full restore vs RTO."""
-    result = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    store = history_from(history_dir, report_settings(settings))
+    result = guarded(lambda: history_command(store, client, since, fmt.value))
     print_output(guarded(lambda: history_output(result, fmt.value)))
     raise typer.Exit(0)
 
 
 def trend(
-    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    history_dir: HistoryOpt = None,
     client: ClientOpt = None,
+    settings: SettingsOpt = None,
     fmt: Annotated[TrendFormat, typer.Option("--format", help="Output format.")] = (
         TrendFormat.table),
     out: Annotated[Path | None, typer.Option("--out", help="Write the output to this file "
@@ -131,7 +177,8 @@ def trend(
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
-    result = guarded(lambda: trend_command(history_dir, client, fmt.value,
+    store = history_from(history_dir, report_settings(settings))
+    result = guarded(lambda: trend_command(store, client, fmt.value,
                                            fail_on_regression, chart))
     output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty

@@ -28,6 +28,7 @@ from backupcheck.audit.from_history import restore_targets
 from backupcheck.audit.model import AuditFacts, AuditOptions, AuditResult, RestoreOrigin
 from backupcheck.audit.pack import check_out, write_pack
 from backupcheck.audit.provenance import audit_command_line, provenance
+from backupcheck.audit.sshsig import fingerprint, public_blob
 from backupcheck.audit_verdict import judge
 from backupcheck.backends.restic import installed_version
 from backupcheck.clock import as_utc, iso, now_utc, parse_iso
@@ -36,7 +37,7 @@ from backupcheck.commands.inventory import inventory
 from backupcheck.commands.verify import verify
 from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
-from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report
+from backupcheck.history import RUNS_SCHEMA, HistoryStore, open_history, rows_from_report
 from backupcheck.model import Client, ClientResult, RunReport, TargetResult
 from backupcheck.mutes import apply_mutes, mute_client
 from backupcheck.report.html import render_audit_html
@@ -114,7 +115,7 @@ def collect(client: Client, options: AuditOptions, *,
             progress: Progress | None = None) -> AuditFacts:
     """Run what the audit needs and gather every figure with where it came from."""
     moment = as_utc(options.now) if options.now else now_utc()
-    store = HistoryStore(options.history_dir)
+    store = open_history(options.history_dir)
     history = store.read_runs([client.name])
     if history.num_rows == 0 and not options.run_drill:
         raise UsageError(f"no drills of client {client.name!r} in the history "
@@ -147,7 +148,9 @@ def collect(client: Client, options: AuditOptions, *,
         provenance=provenance(client, options, gathered.origins, checks_at,
                               inventoried.started_at),
         environment=environment(), notes=gathered.notes, inventory_errors=inventory_errors,
-        command_line=options.command_line or audit_command_line(client, options))
+        command_line=options.command_line or audit_command_line(client, options),
+        signer_fingerprint=fingerprint(public_blob(options.signing_key.public_key()))
+        if options.signing_key is not None else "")
 
 
 def build_audit_pack(client: Client, options: AuditOptions, *,
@@ -156,7 +159,7 @@ def build_audit_pack(client: Client, options: AuditOptions, *,
     check_out(options.out)
     facts = collect(client, options, progress=progress)
     document = dumps(audit_document(facts)) + "\n"
-    files = write_pack(options.out, render_audit_html(facts), document)
+    files = write_pack(options.out, render_audit_html(facts), document, options.signing_key)
     return AuditResult(client=client.name, out=options.out, files=files,
                        verdict=facts.verdict, mode=facts.mode,
                        drill_age_seconds=_oldest_age(facts.origins), document=document)

@@ -125,6 +125,9 @@ class HistoryStore:
         self.runs_dir = self.root / "runs"
         self.files_dir = self.root / "files"
 
+    def __str__(self) -> str:
+        return str(self.root)
+
     # ------------------------------------------------------------------ writing
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from backupcheck.audit.model import AuditFacts
+from backupcheck.audit.pack import verify_command
 from backupcheck.audit_verdict import hint_for, plain
 from backupcheck.model import FileOutcome, FileResult, Finding, Status, TargetResult
 from backupcheck.report.chart import chart_png_bytes
@@ -288,6 +289,7 @@ def render_audit_html(facts: AuditFacts) -> str:
         "provenance": facts.provenance, "environment": facts.environment,
         "checks_at": when(facts.checks_at), "notes": facts.notes,
         "command_line": facts.command_line,
+        "signer": facts.signer_fingerprint, "verify_command": verify_command(),
         "icon": ICON, "word": WORD,
     }
     return _environment().get_template(TEMPLATE).render(context)
