@@ -307,6 +307,13 @@ class ResticBackend:
             return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
 
+    def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]] | None:
+        """The exact storage objects (key, size) a restore of the snapshot (full id) reads;
+        None when the target is read through the restic binary. Raises TargetUnavailable."""
+        if self.native is None:
+            return None
+        return self.native.restore_objects(snapshot_id)
+
     def manifest_s3_client(self) -> Any:
         """An S3 client for an ``s3://`` manifest: at ``manifest_endpoint_url`` when set, else
         at the repository's own endpoint (AWS's for a repository not on S3), with the
