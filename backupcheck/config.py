@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backupcheck.backends.restic_output import reader_key
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration, parse_size
@@ -21,10 +22,9 @@ __all__ = ["BrokenClient", "default_plan", "load_client", "load_clients", "load_
            "load_plan", "parse_duration", "parse_size"]
 
 #: environment variables that hold secrets and so must not be written into a config file
-_SECRET_ENV = frozenset(
-    {"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_ACCOUNT_KEY",
-     "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
-)
+_SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                         "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
+                         "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -218,7 +218,10 @@ def _load_target(reader: _Reader) -> Target:
             region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
+            inventory_report=reader.get("inventory_report", str),
         )
+        if not re.match(r"^s3://[^/\s]+/", (target.inventory_report or "s3://b") + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
@@ -243,13 +246,12 @@ def _load_target(reader: _Reader) -> Target:
             password_file=passwords["password_file"],
             password_command=passwords["password_command"],
             password_env=passwords["password_env"],
-            env=dict(env),
-            host=reader.get("host", str),
-            paths=reader.string_list("paths"),
-            tags=reader.string_list("tags"),
+            env=dict(env), host=reader.get("host", str),
+            paths=reader.string_list("paths"), tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
+            reader=reader.converted("reader", reader_key(reader.get("repository", str)), "auto"),
         )
     reader.reject_unknown()
     return target

@@ -110,6 +110,7 @@ class S3Target:
     region: str | None = None
     profile: str | None = None
     manifest: str | None = None
+    inventory_report: str | None = None  # s3:// manifest.json or prefix of S3 Inventory
     kind: Literal["s3"] = "s3"
 
 
@@ -127,6 +128,8 @@ class ResticTarget:
     manifest: str | None = None
     source: str | None = None
     manifest_endpoint_url: str | None = None  # an s3:// manifest's endpoint (None: the repo's)
+    #: how snapshots are read: our own reader (local, s3:, rest:), or the restic binary
+    reader: Literal["auto", "native", "restic"] = "auto"
     kind: Literal["restic"] = "restic"
 
 

@@ -25,7 +25,20 @@ from backupcheck.backends.restic import (
     storage_kind,
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
-from backupcheck.backends.restic_locks import LockScan, current_objects, scan_locks
+from backupcheck.backends.restic_locks import (
+    LockScan,
+    NeededObject,
+    current_objects,
+    exact_source,
+    scan_locks,
+)
+from backupcheck.backends.restic_native import (
+    NativeReader,
+    display_name,
+    locator_of,
+    path_of,
+    uses_native,
+)
 from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
 from backupcheck.backends.s3_protection import caller_account, read_protection
 from backupcheck.backends.s3guard import make_s3_client, make_sts_client
@@ -88,6 +101,8 @@ class ResticBackend:
                  restic: Restic | None = None) -> None:
         self.client, self.target, self.seed = client, target, seed
         self.restic = restic or Restic(target)
+        #: reader = auto/native: snapshots, trees, files, config and keys read natively
+        self.native = NativeReader(target) if uses_native(target) else None
         self._full_ids: dict[str, str] = {}
         # one command run on one backend: listed once, reused by checks, inventory, catalog
         self._snapshot_cache: list[Snapshot] | None = None
@@ -97,7 +112,10 @@ class ResticBackend:
     def _snapshots(self) -> list[Snapshot]:
         if self._snapshot_cache is None:
             t = self.target
-            found = self.restic.snapshots(host=t.host, paths=t.paths, tags=t.tags)
+            if self.native is not None:
+                found = self.native.snapshots(t.host, t.paths, t.tags)
+            else:
+                found = self.restic.snapshots(host=t.host, paths=t.paths, tags=t.tags)
             self._full_ids.update({s.short_id: s.id for s in found})
             self._snapshot_cache = found
         return self._snapshot_cache
@@ -154,9 +172,11 @@ class ResticBackend:
 
     def policy_facts(self, plan: Plan, now: datetime) -> ResticFacts:
         version = self.restic.version()
-        config = self.restic.config()  # cannot open the repository: the target is unavailable
+        # cannot open the repository: the target is unavailable
+        reader = self.native or self.restic
+        config = reader.config()
         errors: dict[str, str] = {}
-        keys = self._attempt(errors, ("restic.keys",), lambda: self.restic.keys(
+        keys = self._attempt(errors, ("restic.keys",), lambda: reader.keys(
             details_above=self.client.policy.max_restic_keys))
         snapshots = self._attempt(errors, ("restic.freshness", "restic.snapshots"),
                                   self._snapshots)
@@ -177,30 +197,39 @@ class ResticBackend:
             filters=self._filters(), integrity=integrity, locks=locks, errors=errors)
 
     def _lock_scan(self, storage: StorageFacts, snapshots: Sequence[Snapshot]) -> LockScan:
-        """HEAD the objects a restore of the newest matching snapshot needs. Raises
-        TargetUnavailable."""
+        """HEAD the objects a restore of the newest matching snapshot needs: its exact set
+        when the repository is read natively, else every current object under the prefix.
+        Raises TargetUnavailable (also when the exact set cannot be read: never a superset
+        then, which would miss the very objects that are gone)."""
         s3 = parse_s3_repository(self.target.repository)
         assert s3 is not None
         env = self.target.env
         root = f"{storage.prefix.strip('/')}/" if storage.prefix.strip("/") else ""
-        where = f"s3://{storage.bucket}/{root}"
-        newest = f" of snapshot {snapshots[-1].short_id}" if snapshots else ""
+        exact = self.restore_objects(snapshots[-1].id) if snapshots else None
         try:
             client = make_s3_client(endpoint_url=s3.endpoint_url, profile=env.get("AWS_PROFILE"),
                                     region=s3.region or env.get("AWS_DEFAULT_REGION"))
         except (BotoCoreError, ValueError) as exc:
             raise TargetUnavailable(f"cannot reach bucket {storage.bucket}: {exc}") from None
         try:
-            objects = current_objects(client, storage.bucket, root)
-            source = (f"every current object under {where} except locks/ (ListObjectVersions): "
-                      f"a superset of what a restore{newest} needs")
-            return scan_locks(client, storage.bucket, objects, source=source, exact=False,
-                              seed=self.seed, limit=self.client.policy.max_object_heads)
+            limit = self.client.policy.max_object_heads
+            if exact is not None:
+                objects = [NeededObject(key, size) for key, size in exact]
+                return scan_locks(client, storage.bucket, objects, exact=True, seed=self.seed,
+                                  limit=limit, source=exact_source(objects, root,
+                                                                   snapshots[-1].short_id))
+            newest = f" of snapshot {snapshots[-1].short_id}" if snapshots else ""
+            source = (f"every current object under s3://{storage.bucket}/{root} except locks/ "
+                      f"(ListObjectVersions): a superset of what a restore{newest} needs")
+            return scan_locks(client, storage.bucket, current_objects(client, storage.bucket,
+                                                                      root),
+                              source=source, exact=False, seed=self.seed, limit=limit)
         finally:
             client.close()
 
     def inventory(self, on_row: RowSink | None) -> InventorySummary:
-        config = self.restic.config()
+        reader = self.native or self.restic
+        config = reader.config()
         snapshots = self._snapshots()
         newest = snapshots[-1] if snapshots else None
         if on_row is not None:
@@ -215,7 +244,7 @@ class ResticBackend:
             "filters": self._filters(),
             "repository_version": config.version,
             "compression": config.compression,
-            "keys": self.restic.keys(details_above=KEYS_WITHOUT_DETAILS).count,
+            "keys": reader.keys(details_above=KEYS_WITHOUT_DETAILS).count,
         }
         lock_mode, retention_days, versioning = "none", None, "n/a"
         if storage.kind == "s3":
@@ -253,6 +282,8 @@ class ResticBackend:
         if not snapshots:
             return Catalog(backup_id="", backup_time=None, total_files=0, total_bytes=0)
         chosen = self.choose_snapshot(snapshots, plan, seed, now)
+        if self.native is not None:
+            return self._native_catalog(self.native, chosen)
         entries: list[CatalogEntry] = []
         links: set[str] = set()
         for node in self.restic.ls(chosen.id):
@@ -266,9 +297,36 @@ class ResticBackend:
                        total_files=len(entries), total_bytes=sum(e.size for e in entries),
                        entries=entries, links=frozenset(links))
 
+    def _native_catalog(self, native: NativeReader, chosen: Snapshot) -> Catalog:
+        entries: list[CatalogEntry] = []
+        links: set[str] = set()
+        for node in native.nodes(chosen.id):
+            locator = locator_of(node.path)
+            relative = relative_path(locator, chosen.paths)
+            raw = relative.encode("utf-8", "surrogateescape")
+            shown = display_name(raw)
+            if node.type == "file":
+                entries.append(CatalogEntry(path=shown, size=node.size, mtime=node.mtime,
+                                            locator=locator,
+                                            raw_path=raw if shown != relative else None))
+            elif node.type == "symlink":
+                links.add(shown)
+        return Catalog(backup_id=chosen.short_id, backup_time=chosen.time,
+                       total_files=len(entries), total_bytes=sum(e.size for e in entries),
+                       entries=entries, links=frozenset(links))
+
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
+        if self.native is not None:
+            return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
+
+    def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]] | None:
+        """The exact storage objects (key, size) a restore of the snapshot (full id) reads;
+        None when the target is read through the restic binary. Raises TargetUnavailable."""
+        if self.native is None:
+            return None
+        return self.native.restore_objects(snapshot_id)
 
     def manifest_s3_client(self) -> Any:
         """An S3 client for an ``s3://`` manifest: at ``manifest_endpoint_url`` when set, else
@@ -285,4 +343,6 @@ class ResticBackend:
         return ""  # restic keeps no per-file digest we could compare with xxh3-128
 
     def close(self) -> None:
+        if self.native is not None:
+            self.native.close()
         self.restic.close()

@@ -8,7 +8,7 @@ output here. Anything that does not parse raises ValueError, which the adapter r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,10 @@ from backupcheck.errors import TargetUnavailable
 
 #: restic 0.17+ exit codes
 EXIT_NO_REPOSITORY, EXIT_LOCKED, EXIT_WRONG_PASSWORD = 10, 11, 12
+#: repository kinds the native reader (``backends/resticrepo``) reads; the rest go through restic
+NATIVE_KINDS = ("local", "s3", "rest")
+#: the target key ``reader``: who reads snapshots, trees and files
+READERS = ("auto", "native", "restic")
 SNAPSHOT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
 _UNREACHABLE = ("connection refused", "no such host", "dial tcp", "i/o timeout",
@@ -147,6 +151,17 @@ def storage_kind(repository: str) -> str:
     if sep and scheme in {"s3", "sftp", "rest", "b2", "azure", "gs", "swift", "rclone"}:
         return scheme
     return "local"
+
+
+def reader_key(repository: str) -> Callable[[str], str]:
+    """The validator of a restic target's ``reader`` key (raises ValueError)."""
+    def valid(value: str) -> str:
+        if value not in READERS:
+            raise ValueError(f"must be one of {', '.join(READERS)}, got {value!r}")
+        if value == "native" and storage_kind(repository) not in NATIVE_KINDS:
+            raise ValueError("native reads only local, s3: and rest: repositories")
+        return value
+    return valid
 
 
 def parse_s3_repository(repository: str) -> S3Location | None:

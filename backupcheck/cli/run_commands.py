@@ -58,8 +58,8 @@ def inventory(
     """List every backup set per client, with its storage settings."""
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)  # checked like any run's
-    clients, broken, shard_name = shard_of(clients, shard, history_from(history, installation),
-                                           now_utc(), broken)
+    balance = history_from(history, installation) if shard else None  # read to balance
+    clients, broken, shard_name = shard_of(clients, shard, balance, now_utc(), broken)
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
@@ -85,8 +85,8 @@ def verify(
     """Run the policy checks without restoring data."""
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
-    clients, broken, shard_name = shard_of(clients, shard, history_from(history, installation),
-                                           now_utc(), broken)
+    balance = history_from(history, installation) if shard else None  # read to balance
+    clients, broken, shard_name = shard_of(clients, shard, balance, now_utc(), broken)
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:

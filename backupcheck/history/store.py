@@ -31,13 +31,15 @@ import pyarrow.parquet as pq
 from backupcheck.atomic import atomic_writer, sync_dir
 from backupcheck.clock import as_utc
 from backupcheck.errors import HistoryError
-from backupcheck.history.rows import rows_from_report
+from backupcheck.history.rows import findings_from_report, rows_from_report
 from backupcheck.history.schema import (
     FILES_SCHEMA,
+    FINDINGS_SCHEMA,
     KEYS,
     PARTITION,
     PARTITIONING,
     RUNS_SCHEMA,
+    SCHEMAS,
     TIMESTAMP,
     file_schema,
     partition_dir,
@@ -133,6 +135,7 @@ class HistoryStore:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
         self.files_dir = self.root / "files"
+        self.findings_dir = self.root / "findings"
 
     def __str__(self) -> str:
         return str(self.root)
@@ -141,12 +144,14 @@ class HistoryStore:
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,
                plan_name: str) -> None:
-        """Record one drill: a runs row per restored target, a files row per sampled file."""
+        """Record one drill: a runs row per restored target, a files row per sampled file,
+        a findings row per check per target."""
         runs, files = rows_from_report(run_id, started_at, report, plan_name)
-        self.append_rows(runs, files)
+        self.append_rows(runs, files, findings_from_report(run_id, started_at, report))
 
     def append_rows(self, runs: Sequence[Mapping[str, Any]],
-                    files: Sequence[Mapping[str, Any]] = ()) -> None:
+                    files: Sequence[Mapping[str, Any]] = (),
+                    findings: Sequence[Mapping[str, Any]] = ()) -> None:
         """Write rows (dicts keyed by schema column) as new files, one per client and run.
 
         Missing optional columns are null. All files are written under temporary names first
@@ -155,6 +160,7 @@ class HistoryStore:
         """
         # files before runs: a runs row is the last thing a drill publishes
         tables = [*self._tables(self.files_dir, FILES_SCHEMA, files),
+                  *self._tables(self.findings_dir, FINDINGS_SCHEMA, findings),
                   *self._tables(self.runs_dir, RUNS_SCHEMA, runs)]
         for final, _ in tables:
             if final.exists():
@@ -206,7 +212,7 @@ class HistoryStore:
         them) and never loses one.
         """
         merged = 0
-        for base in (self.files_dir, self.runs_dir):
+        for base in (self.files_dir, self.findings_dir, self.runs_dir):
             if not base.is_dir():
                 continue
             for directory in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -217,7 +223,7 @@ class HistoryStore:
     def _compact_partition(self, directory: Path, min_files: int) -> int:
         if len(list(directory.glob("*.parquet"))) < min_files:
             return 0
-        schema = RUNS_SCHEMA if directory.parent == self.runs_dir else FILES_SCHEMA
+        schema = SCHEMAS[directory.parent.name]
         with _locked(self.root, exclusive=True) as acquired:
             if not acquired:  # someone reads or compacts: a later append merges these
                 return 0
@@ -288,6 +294,13 @@ class HistoryStore:
                    since: datetime | None = None) -> pa.Table:
         """Files rows (FILES_SCHEMA) with the same filters as :meth:`read_runs`."""
         return self._read(self.files_dir, FILES_SCHEMA, self._filter(clients, since))
+
+    def read_findings(self, clients: Sequence[str] | None = None,
+                      since: datetime | None = None) -> pa.Table:
+        """Findings rows (FINDINGS_SCHEMA), oldest first, with the same filters."""
+        table = self._read(self.findings_dir, FINDINGS_SCHEMA, self._filter(clients, since))
+        return table.sort_by([("started_at", "ascending"), ("target", "ascending"),
+                              ("check", "ascending")])
 
     def verified_paths(self, client: str, target: str) -> set[str]:
         """Paths of ``client``/``target`` that some drill restored and proved right (``ok``)."""
