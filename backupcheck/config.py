@@ -21,6 +21,8 @@ from backupcheck.units import parse_duration, parse_size
 __all__ = ["BrokenClient", "default_plan", "load_client", "load_clients", "load_estate",
            "load_plan", "parse_duration", "parse_size"]
 
+_SECRET_ADVICE = {"AWS_": 'set env = { AWS_PROFILE = "..." } and keep the keys in that profile',
+                  "REST": "use password_file, password_command or password_env"}
 #: environment variables that hold secrets and so must not be written into a config file
 _SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                          "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
@@ -189,10 +191,9 @@ def _load_policy(reader: _Reader) -> Policy:
 
 
 def _endpoint(reader: _Reader, key: str) -> str | None:
-    url: str | None = reader.get(key, str)
-    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+    if (url := reader.get(key, str)) is not None and not re.match(r"^https?://[^/\s]+", url):
         raise reader.error(key, f"expected an http:// or https:// URL, got {url!r}")
-    return url
+    return str(url) if url is not None else None
 
 
 def _load_target(reader: _Reader) -> Target:
@@ -230,9 +231,9 @@ def _load_target(reader: _Reader) -> Target:
             if not isinstance(value, str) or "\x00" in value:
                 raise reader.error("env", f"value of {key} must be a string (without NUL)")
             if key in _SECRET_ENV:
-                raise reader.error(
-                    "env", f"{key} is a secret and must not be written in a config file "
-                    "(use password_file, password_command or password_env)")
+                advice = _SECRET_ADVICE.get(key[:4], "keep it in backupcheck's environment")
+                raise reader.error("env", f"{key} is a secret and must not be written in a "
+                                   f"config file ({advice})")
         passwords = {k: reader.get(k, str) for k in
                      ("password_file", "password_command", "password_env")}
         given = [k for k, v in passwords.items() if v]
