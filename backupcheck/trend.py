@@ -122,7 +122,10 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None) -> list
 
 
 def trend_exit_code(trends: Sequence[Trend]) -> int:
-    """1 when any target regressed or breaches its RTO, else 0."""
+    """1 when any target regressed or breaches its RTO; 3 when there is no drill to judge (a
+    missing or empty history must never turn a CI job green); else 0."""
+    if not trends:
+        return 3
     return 1 if any(t.status is Status.FAIL for t in trends) else 0
 
 

@@ -185,7 +185,7 @@ def test_junit_survives_hostile_names() -> None:
 
 def test_junit_with_no_drills_is_valid(tmp_path: Path) -> None:
     text, code = trend_command(tmp_path / "empty", None, "junit")
-    assert code == 0 and isinstance(text, str)
+    assert code == 3 and isinstance(text, str)  # no data is never green (issue 13)
     etree.XMLSchema(etree.parse(str(JUNIT_XSD))).assertValid(etree.fromstring(text.encode()))
     assert 'tests="0"' in text and "no drills in history" in text
 
@@ -302,14 +302,14 @@ def test_parse_since() -> None:
 
 def test_empty_history_is_a_message_not_an_error(tmp_path: Path) -> None:
     text, code = trend_command(tmp_path / "none", None, "table")
-    assert code == 0 and "no drills in history" in str(text)
+    assert code == 3 and "no drills in history" in str(text)  # issue 13: never green
     text, code = history_command(tmp_path / "none", None, None, "table")
     assert code == 0 and "no drills in history" in str(text)
     text, code = history_command(tmp_path / "none", None, None, "json")
     assert code == 0 and json.loads(str(text)) == {"schema": "backupcheck.history/1",
                                                    "runs": []}
     text, code = trend_command(tmp_path / "none", None, "markdown")
-    assert code == 0 and "no drills in history" in str(text)
+    assert code == 3 and "no drills in history" in str(text)
 
 
 def test_history_command(history: Path) -> None:
