@@ -128,6 +128,8 @@ class ResticTarget:
     manifest: str | None = None
     source: str | None = None
     manifest_endpoint_url: str | None = None  # an s3:// manifest's endpoint (None: the repo's)
+    #: how snapshots are read: our own reader (local, s3:, rest:), or the restic binary
+    reader: Literal["auto", "native", "restic"] = "auto"
     kind: Literal["restic"] = "restic"
 
 

@@ -309,7 +309,8 @@ class FaultProxy:
 
 #: ``BC_FAKE`` words: old-version, busybox, garbage-snapshots, garbage-ls, dump-faults
 #: (``dump`` of ``*/die.bin`` prints a little and fails; of ``*/hang*.bin`` prints a little
-#: and hangs, its pid appended to ``$BC_HANG_PIDS``). ``BC_ARGV_LOG``: every argv, one a line.
+#: and hangs, its pid appended to ``$BC_HANG_PIDS``), check-hangs (with ``$BC_HANG_PIDS`` set,
+#: ``check`` hangs, its pid appended there). ``BC_ARGV_LOG``: every argv, one a line.
 _WRAPPER = r"""#!/bin/sh
 [ -n "$BC_ARGV_LOG" ] && printf '%s\n' "$*" >> "$BC_ARGV_LOG"
 OLD='restic 0.9.6 compiled with go1.13.8 on linux/amd64'
@@ -326,6 +327,10 @@ case " $BC_FAKE " in *" garbage-snapshots "*)
 esac
 case " $BC_FAKE " in *" garbage-ls "*)
   case " $* " in *" ls "*) printf '{"struct_type": "node", "path": 7}\n'; exit 0;; esac;;
+esac
+case " $BC_FAKE " in *" check-hangs "*)
+  case " $* " in *" check "*) if [ -n "$BC_HANG_PIDS" ]; then
+                                echo $$ >> "$BC_HANG_PIDS"; exec sleep 600; fi;; esac;;
 esac
 case " $BC_FAKE " in *" dump-faults "*)
   if [ "$2" = dump ]; then
