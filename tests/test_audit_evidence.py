@@ -23,7 +23,7 @@ import pytest
 from backupcheck.audit.model import AuditOptions, AuditResult
 from backupcheck.commands.audit import build_audit_pack
 from backupcheck.history import HistoryStore
-from backupcheck.units import parse_duration
+from backupcheck.units import format_duration, parse_duration
 from tests.conftest import run_cli
 from tests.test_audit import Demo, demo, page_of, read_json
 
@@ -35,10 +35,11 @@ def moved_history(demo: Demo, client: str, root: Path, days: float) -> Path:
     store = HistoryStore(demo.history)
     runs = store.read_runs([client]).to_pylist()
     files = store.read_files([client]).to_pylist()
-    for row in (*runs, *files):
+    findings = store.read_findings([client]).to_pylist()
+    for row in (*runs, *files, *findings):
         row["started_at"] -= timedelta(days=days)
         row["run_id"] = f"moved-{row['run_id']}"
-    HistoryStore(root).append_rows(runs, files)
+    HistoryStore(root).append_rows(runs, files, findings)
     return root
 
 
@@ -283,3 +284,60 @@ def test_a_pack_from_history_shows_the_expected_digest_of_a_mismatch(
     (kept,) = [f for f in files if f["path"] == recorded["path"] and f["result"] == "digest"]
     assert kept["expected_xxh3_128"] == recorded["expected"] and kept["truth"] == "manifest"
     assert "manifest" in row.group(0)
+
+
+# ---------------------------------------------------------------- findings history
+
+
+def test_a_drill_records_one_findings_row_per_check_per_target(demo: Demo) -> None:
+    store = HistoryStore(demo.history)
+    (run_id,) = {r["run_id"] for r in store.latest_run("acme")}
+    rows = [r for r in store.read_findings(["acme"]).to_pylist() if r["run_id"] == run_id]
+    keys = [(r["target"], r["check"]) for r in rows]
+    assert len(keys) == len(set(keys)) > 10
+    by_key = {(r["target"], r["check"]): r for r in rows}
+    mode = by_key[("acme-nas", "s3.object_lock.mode")]
+    assert mode["status"] == "fail" and "GOVERNANCE" in mode["message"]
+    assert {"restore.sample", "restore.rto"} <= {c for _, c in keys}
+    assert set(rows[0]) >= {"run_id", "started_at", "client", "target", "check", "status",
+                            "message"}
+
+
+def test_the_pack_shows_first_seen_last_seen_resolved_and_age(demo: Demo,
+                                                              tmp_path: Path) -> None:
+    history = moved_history(demo, "acme", tmp_path / "history", days=14)
+    store = HistoryStore(history)
+    (moved,) = store.latest_run("acme")[:1]
+    # three weeks ago versioning was off on acme-nas; the drill two weeks ago found it on
+    earlier = moved["started_at"] - timedelta(days=7)
+    store.append_rows([], [], [{
+        "run_id": "earlier-run", "started_at": earlier, "client": "acme", "target": "acme-nas",
+        "kind": "s3", "check": "s3.versioning", "status": "fail",
+        "message": "bucket versioning is Suspended"}])
+    result = audit_with(demo, "acme", history, tmp_path / "pack", run_drill=True)
+    assert result.exit_code == 1
+    document = read_json(result)
+    findings = {(f["target"], f["check"]): f for f in document["audit"]["findings"]}
+    lock = findings[("acme-nas", "s3.object_lock.mode")]
+    assert lock["open"] and lock["resolved_at"] is None
+    assert lock["first_seen"] == moved["started_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert lock["last_seen"] == document["audit"]["checks"]["at"]  # the drill just run
+    assert lock["age_seconds"] >= 14 * 86400 and lock["seen"] == 2
+    versioning = findings[("acme-nas", "s3.versioning")]
+    assert not versioning["open"] and versioning["status"] == "fail"
+    assert versioning["first_seen"] == versioning["last_seen"] == \
+        earlier.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert versioning["resolved_at"] == lock["first_seen"]  # the next drill found it on
+    # the fresh drill is recorded, with its findings
+    assert len(store.read_findings(["acme"]).to_pylist()) > len(findings)
+    page = page_of(result)
+    table = re.search(r'<table class="findings" id="findings">.*?</table>', page, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr class=\"(open|resolved)\">(.*?)</tr>", table.group(0), re.S)
+    opened = [body for kind, body in rows if kind == "open"]
+    resolved = [body for kind, body in rows if kind == "resolved"]
+    age = format_duration(lock["age_seconds"], "words")
+    assert any("s3.object_lock.mode" in body and f"open for {age}" in body for body in opened)
+    assert any("s3.versioning" in body and f"✔ {moved['started_at']:%Y-%m-%d %H:%M}" in body
+               for body in resolved)
+    assert rows.index(next(r for r in rows if r[0] == "resolved")) > 0  # open ones first

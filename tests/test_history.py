@@ -91,6 +91,8 @@ def test_append_report_writes_one_file_per_client_and_dataset(tmp_path: Path) ->
     assert parquet_files(tmp_path / "h") == [
         "files/client=acme/20260105T030000Z-1.parquet",
         "files/client=beta/20260105T030000Z-1.parquet",
+        "findings/client=acme/20260105T030000Z-1.parquet",
+        "findings/client=beta/20260105T030000Z-1.parquet",
         "runs/client=acme/20260105T030000Z-1.parquet",
         "runs/client=beta/20260105T030000Z-1.parquet",
     ]
@@ -98,6 +100,9 @@ def test_append_report_writes_one_file_per_client_and_dataset(tmp_path: Path) ->
     assert runs.schema.equals(RUNS_SCHEMA)
     rows = {r["target"]: r for r in runs.to_pylist()}
     assert set(rows) == {"acme-fs1", "beta-s3"}  # acme-veeam had no restore
+    # but its checks are findings of this run all the same
+    findings = {(r["target"], r["check"]): r["status"] for r in store.read_findings().to_pylist()}
+    assert findings[("acme-veeam", "s3.versioning")] == "pass"
     acme = rows["acme-fs1"]
     assert acme["client"] == "acme" and acme["status"] == "fail" and acme["plan"] == "weekly"
     assert acme["started_at"] == T0 and acme["seed"] == 42 and acme["snapshot"] == "a132df9a"
@@ -254,7 +259,8 @@ def test_partial_publish_never_leaves_a_runs_row_without_its_files(
     monkeypatch.setattr(os, "replace", fail_on_runs)
     with pytest.raises(HistoryError, match="no space left on device"):
         store.append("r1", T0, drill_report(), "weekly")
-    assert all("/files/" in c for c in calls[:-1])  # files are published first
+    # files and findings are published first: a runs row is the last thing a drill adds
+    assert all("/files/" in c or "/findings/" in c for c in calls[:-1])
     assert store.read_runs().num_rows == 0
     assert [p for p in tmp_path.rglob("*") if p.name.startswith(".")] == []
 

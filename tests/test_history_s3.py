@@ -168,6 +168,10 @@ def test_drill_history_trend_audit_on_s3_never_write_the_backup(
             .get("Contents", [])]
     assert not [k for k in live if k.rsplit("/", 1)[-1].startswith(".")]  # temp keys gone
     assert sum(k.startswith(PREFIX + "runs/client=acme/") for k in live) >= 2, live
+    # the findings dataset lives beside runs and files, so an audit from S3 has its history
+    assert sum(k.startswith(PREFIX + "findings/client=acme/") for k in live) >= 2, live
+    store = open_history(f"s3://{BUCKET}/{PREFIX}", endpoint_url=s3_server.url)
+    assert store.read_findings(["acme"]).num_rows > 0
 
     shown = run_cli("history", "--history", f"s3://{BUCKET}/{PREFIX}", "--settings", settings,
                     "--client", "acme", "--format", "json")

@@ -44,6 +44,7 @@ def audit_document(facts: AuditFacts) -> dict[str, Any]:
                        for p in facts.provenance],
         "command_line": facts.command_line or None,
         "notes": list(facts.notes),
+        "findings": [f.to_json(facts.checks_at) for f in facts.findings],
         "inventory_errors": dict(facts.inventory_errors),
         "files": [HTML_NAME, JSON_NAME],
         "signature": ({"file": SIG_NAME, "signs": SUMS_NAME, "format": "sshsig",

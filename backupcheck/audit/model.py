@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from backupcheck.audit.findings import FindingRecord
 from backupcheck.audit.pack import SIG_NAME, SUMS_NAME, verify_command
 from backupcheck.audit_verdict import Verdict
 from backupcheck.clock import as_utc
@@ -93,6 +94,8 @@ class AuditFacts:
     environment: dict[str, str | None]
     notes: list[str]
     inventory_errors: dict[str, str]
+    #: every finding's life (first seen, last seen, resolved), open ones first
+    findings: list[FindingRecord] = field(default_factory=list)
     command_line: str = ""
     #: ``SHA256SUMS.sig``'s key (``SHA256:…``); "" when the pack is not signed
     signer_fingerprint: str = ""

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from backupcheck import __version__
 from backupcheck.audit.document import audit_document
+from backupcheck.audit.findings import finding_records
 from backupcheck.audit.from_history import restore_targets
 from backupcheck.audit.model import AuditFacts, AuditOptions, AuditResult, RestoreOrigin
 from backupcheck.audit.pack import check_out, write_pack
@@ -72,6 +73,8 @@ class _Gathered:
     origins: dict[str, RestoreOrigin]
     history: pa.Table
     notes: list[str]
+    #: the fresh drill's findings are in the history already (recorded)
+    recorded: bool = False
 
 
 def _fresh_drill(client: Client, options: AuditOptions, store: HistoryStore, moment: datetime,
@@ -98,7 +101,7 @@ def _fresh_drill(client: Client, options: AuditOptions, store: HistoryStore, mom
     targets = list(checked.clients[0].targets)
     origins = {t.target: RestoreOrigin("fresh" if t.restore else "none", "", started, 0.0)
                for t in targets}
-    return _Gathered(checked, targets, origins, history, notes)
+    return _Gathered(checked, targets, origins, history, notes, recorded)
 
 
 def _newest_drill(client: Client, options: AuditOptions, store: HistoryStore,
@@ -139,6 +142,10 @@ def collect(client: Client, options: AuditOptions, *,
                        clients=(checked,))
     history = gathered.history.sort_by([("started_at", "ascending"), ("target", "ascending")])
     checks_at = parse_iso(gathered.checked.started_at)
+    findings = finding_records(
+        store.read_findings([client.name]).to_pylist(),
+        None if gathered.recorded else report.clients[0], checks_at,
+        restore_recorded=not options.run_drill)
     return AuditFacts(
         client=client, report=report, history=history.to_pylist(),
         trends=compute_trends(history, None), origins=gathered.origins,
@@ -147,7 +154,8 @@ def collect(client: Client, options: AuditOptions, *,
                                                 options.max_drill_age_seconds),
         provenance=provenance(client, options, gathered.origins, checks_at,
                               inventoried.started_at),
-        environment=environment(), notes=gathered.notes, inventory_errors=inventory_errors,
+        environment=environment(), notes=gathered.notes, findings=findings,
+        inventory_errors=inventory_errors,
         command_line=options.command_line or audit_command_line(client, options),
         signer_fingerprint=fingerprint(public_blob(options.signing_key.public_key()))
         if options.signing_key is not None else "")

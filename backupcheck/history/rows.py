@@ -1,5 +1,6 @@
 """History rows from a drill report: one runs row per restored target, one files row per
-sampled file whose outcome is a :class:`backupcheck.model.FileOutcome`."""
+sampled file whose outcome is a :class:`backupcheck.model.FileOutcome`, one findings row per
+check per target."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from backupcheck import __version__
 from backupcheck.clock import as_utc
-from backupcheck.history.schema import PARTITION
+from backupcheck.history.schema import CLIENT_TARGET, PARTITION
 from backupcheck.model import FILE_OUTCOMES, Finding, ManifestCheck, RunReport, Status
 
 
@@ -93,6 +94,21 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                  "note": f.detail or None, "expected_xxh3_128": f.expected_xxh3_128 or None}
                 for f in restore.files if f.result in FILE_OUTCOMES)
     return runs, files
+
+
+def findings_from_report(run_id: str, started_at: datetime,
+                         report: RunReport) -> list[dict[str, Any]]:
+    """One findings row per check per target of ``report`` (a muted one as ``muted``)."""
+    moment = as_utc(started_at)
+    rows: list[dict[str, Any]] = []
+    for client in report.clients:
+        owners = [(CLIENT_TARGET, "", client.findings),
+                  *((t.target, t.kind, t.checks) for t in client.targets)]
+        rows.extend({"run_id": run_id, "started_at": moment, PARTITION: client.client,
+                     "target": target, "kind": kind, "check": check.id,
+                     "status": str(check.status), "message": check.message}
+                    for target, kind, checks in owners for check in checks)
+    return rows
 
 
 def manifest_check_from_row(row: Mapping[str, Any]) -> ManifestCheck:

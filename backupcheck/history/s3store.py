@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.errors import HistoryError
 from backupcheck.history.s3guard import S3HistoryLocation, is_temporary, make_history_client
-from backupcheck.history.schema import FILES_SCHEMA, KEYS, PARTITION, RUNS_SCHEMA
+from backupcheck.history.schema import FILES_SCHEMA, FINDINGS_SCHEMA, KEYS, PARTITION, RUNS_SCHEMA
 from backupcheck.history.store import HistoryStore, _dedupe
 
 _ERRORS = (BotoCoreError, ClientError)
@@ -101,9 +101,12 @@ class S3HistoryStore(HistoryStore):
     # ------------------------------------------------------------------ writing
 
     def append_rows(self, runs: Sequence[Mapping[str, Any]],
-                    files: Sequence[Mapping[str, Any]] = ()) -> None:
-        """Upload rows as new objects, files before runs (a runs row is published last)."""
+                    files: Sequence[Mapping[str, Any]] = (),
+                    findings: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Upload rows as new objects, files and findings before runs (a runs row is
+        published last)."""
         tables = [*self._tables(self.files_dir, FILES_SCHEMA, files),
+                  *self._tables(self.findings_dir, FINDINGS_SCHEMA, findings),
                   *self._tables(self.runs_dir, RUNS_SCHEMA, runs)]
         for final, _ in tables:
             if self._exists(self._key(final)):

@@ -1,4 +1,4 @@
-"""The history's shape: the runs and files schemas, the ``client`` partition and its names.
+"""The history's shape: the runs, files and findings schemas, the ``client`` partition.
 
 Readers see ``client`` as a column; on disk it is only the ``client=NAME`` directory name (a
 Hive partition), so the files themselves hold the schema without it (:func:`file_schema`).
@@ -91,10 +91,28 @@ FILES_SCHEMA = pa.schema([
     ("expected_xxh3_128", pa.string()),
 ])
 
+#: one row per check per target per drill (SPEC): what each check said, so that an audit
+#: pack tells when a finding was first seen, last seen and resolved. Findings of the client
+#: itself (``config``) have the target :data:`CLIENT_TARGET`
+FINDINGS_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("started_at", TIMESTAMP),
+    (PARTITION, pa.string()),
+    ("target", pa.string()),
+    ("kind", pa.string()),
+    ("check", pa.string()),
+    ("status", pa.string()),
+    ("message", pa.string()),
+])
+CLIENT_TARGET = "(client)"
+
 #: the directory of each dataset under the history root, and what makes one of its rows
 #: unique: a run records each target (and each file of it) once
 KEYS = {"runs": ("run_id", PARTITION, "target"),
-        "files": ("run_id", PARTITION, "target", "path")}
+        "files": ("run_id", PARTITION, "target", "path"),
+        "findings": ("run_id", PARTITION, "target", "check")}
+#: each dataset's schema, by its directory name
+SCHEMAS = {"runs": RUNS_SCHEMA, "files": FILES_SCHEMA, "findings": FINDINGS_SCHEMA}
 
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
 

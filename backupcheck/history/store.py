@@ -29,13 +29,15 @@ import pyarrow.parquet as pq
 from backupcheck.atomic import atomic_writer, sync_dir
 from backupcheck.clock import as_utc
 from backupcheck.errors import HistoryError
-from backupcheck.history.rows import rows_from_report
+from backupcheck.history.rows import findings_from_report, rows_from_report
 from backupcheck.history.schema import (
     FILES_SCHEMA,
+    FINDINGS_SCHEMA,
     KEYS,
     PARTITION,
     PARTITIONING,
     RUNS_SCHEMA,
+    SCHEMAS,
     TIMESTAMP,
     file_schema,
     partition_dir,
@@ -124,6 +126,7 @@ class HistoryStore:
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
         self.files_dir = self.root / "files"
+        self.findings_dir = self.root / "findings"
 
     def __str__(self) -> str:
         return str(self.root)
@@ -132,12 +135,14 @@ class HistoryStore:
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,
                plan_name: str) -> None:
-        """Record one drill: a runs row per restored target, a files row per sampled file."""
+        """Record one drill: a runs row per restored target, a files row per sampled file,
+        a findings row per check per target."""
         runs, files = rows_from_report(run_id, started_at, report, plan_name)
-        self.append_rows(runs, files)
+        self.append_rows(runs, files, findings_from_report(run_id, started_at, report))
 
     def append_rows(self, runs: Sequence[Mapping[str, Any]],
-                    files: Sequence[Mapping[str, Any]] = ()) -> None:
+                    files: Sequence[Mapping[str, Any]] = (),
+                    findings: Sequence[Mapping[str, Any]] = ()) -> None:
         """Write rows (dicts keyed by schema column) as new files, one per client and run.
 
         Missing optional columns are null. All files are written under temporary names first
@@ -146,6 +151,7 @@ class HistoryStore:
         """
         # files before runs: a runs row is the last thing a drill publishes
         tables = [*self._tables(self.files_dir, FILES_SCHEMA, files),
+                  *self._tables(self.findings_dir, FINDINGS_SCHEMA, findings),
                   *self._tables(self.runs_dir, RUNS_SCHEMA, runs)]
         for final, _ in tables:
             if final.exists():
@@ -197,7 +203,7 @@ class HistoryStore:
         them) and never loses one.
         """
         merged = 0
-        for base in (self.files_dir, self.runs_dir):
+        for base in (self.files_dir, self.findings_dir, self.runs_dir):
             if not base.is_dir():
                 continue
             for directory in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -209,7 +215,7 @@ class HistoryStore:
         sources = sorted(directory.glob("*.parquet"))
         if len(sources) < min_files:
             return 0
-        schema = RUNS_SCHEMA if directory.parent == self.runs_dir else FILES_SCHEMA
+        schema = SCHEMAS[directory.parent.name]
         with _exclusive(self.root) as acquired:
             if not acquired:  # another process is compacting: leave it to them
                 return 0
@@ -275,6 +281,13 @@ class HistoryStore:
                    since: datetime | None = None) -> pa.Table:
         """Files rows (FILES_SCHEMA) with the same filters as :meth:`read_runs`."""
         return self._read(self.files_dir, FILES_SCHEMA, self._filter(clients, since))
+
+    def read_findings(self, clients: Sequence[str] | None = None,
+                      since: datetime | None = None) -> pa.Table:
+        """Findings rows (FINDINGS_SCHEMA), oldest first, with the same filters."""
+        table = self._read(self.findings_dir, FINDINGS_SCHEMA, self._filter(clients, since))
+        return table.sort_by([("started_at", "ascending"), ("target", "ascending"),
+                              ("check", "ascending")])
 
     def verified_paths(self, client: str, target: str) -> set[str]:
         """Paths of ``client``/``target`` that some drill restored and proved right (``ok``)."""

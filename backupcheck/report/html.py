@@ -256,6 +256,17 @@ def _trend_rows(facts: AuditFacts) -> list[dict[str, Any]]:
     return rows
 
 
+def _finding_rows(facts: AuditFacts) -> list[dict[str, Any]]:
+    """Each finding's life, for the page: open ones with their age, then resolved ones."""
+    moment = facts.checks_at
+    return [{"target": f.target, "check": f.check, "plain": plain(f.check),
+             "status": f.status if f.status in ICON else "none", "message": f.message,
+             "first_seen": when(f.first_seen), "last_seen": when(f.last_seen),
+             "resolved": when(f.resolved_at) if f.resolved_at else "",
+             "age": words(f.age_seconds(moment)) if f.open else "", "seen": f.seen}
+            for f in facts.findings]
+
+
 def chart_data_uri(facts: AuditFacts) -> str:
     png = chart_png_bytes(facts.trends)
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -286,6 +297,7 @@ def render_audit_html(facts: AuditFacts) -> str:
         "targets": [_target(facts, t) for t in facts.report.clients[0].targets],
         "chart": chart_data_uri(facts) if facts.trends else "",
         "trends": _trend_rows(facts), "history": _history_rows(facts),
+        "findings": _finding_rows(facts),
         "provenance": facts.provenance, "environment": facts.environment,
         "checks_at": when(facts.checks_at), "notes": facts.notes,
         "command_line": facts.command_line,
