@@ -212,11 +212,8 @@ def _load_target(reader: _Reader) -> Target:
         if region is not None and not _REGION.match(region):
             raise reader.error("region", f"not a region name: {region!r}")
         target = S3Target(
-            name=name,
-            bucket=bucket,
-            prefix=reader.get("prefix", str, ""),
-            endpoint_url=endpoint_url,
-            region=region,
+            name=name, bucket=bucket, prefix=reader.get("prefix", str, ""),
+            endpoint_url=endpoint_url, region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
             inventory_report=reader.get("inventory_report", str),
