@@ -29,6 +29,13 @@ _SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSIO
                          "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
                          "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
+#: every key of a client file's top level and of one of its ``[[targets]]`` (any kind)
+_TOP_KEYS = ("client", "rpo", "rto", "policy", "targets")
+_TARGET_KEYS = ("name", "kind", "bucket", "prefix", "endpoint_url", "region", "profile",
+                "manifest", "inventory_report", "env", "password_file", "password_command",
+                "password_env", "repository", "host", "paths", "tags", "source",
+                "manifest_endpoint_url", "reader")
+
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: what botocore accepts as a region name (anything else raises deep inside it)
@@ -121,7 +128,7 @@ def _load_target(reader: _Reader) -> Target:
 def load_client(path: Path) -> Client:
     """Parse and validate one client file."""
     text, doc = _read_toml(path)
-    top = _Reader(path, text, doc)
+    top = _Reader(path, text, doc, known=_TOP_KEYS)
     name: str = top.get("client", str, required=True)
     if not _CLIENT_NAME.match(name):
         raise top.error("client", "use letters, digits, '.', '_' and '-' only (max 128)")
@@ -135,7 +142,7 @@ def load_client(path: Path) -> Client:
     for index, raw in enumerate(raw_targets):
         if not isinstance(raw, dict):
             raise top.error("targets", "each [[targets]] entry must be a table")
-        reader = _Reader(path, text, raw, f"targets[{index}].")
+        reader = _Reader(path, text, raw, f"targets[{index}].", known=_TARGET_KEYS)
         target = _load_target(reader)
         if target.name in seen:
             raise reader.error("name", f"duplicate target name {target.name!r}")

@@ -20,9 +20,13 @@ _HEADER = re.compile(r"^\s*(\[\[?\s*[A-Za-z0-9_.\"' -]+?\s*\]\]?)\s*(#.*)?$")
 class TableReader:
     """Typed access to one TOML table, reporting errors with file, line and dotted key."""
 
-    def __init__(self, file: Path, text: str, table: Mapping[str, Any], prefix: str = "") -> None:
+    def __init__(self, file: Path, text: str, table: Mapping[str, Any], prefix: str = "",
+                 known: Iterable[str] = ()) -> None:
         self.file, self.text, self.table, self.prefix = file, text, table, prefix
         self.used: set[str] = set()
+        #: every key this table may hold: a missing required key then also names the
+        #: unknown keys written instead (``rp0`` for ``rpo``), which are likely its typo
+        self.known = frozenset(known)
 
     def _table_lines(self) -> tuple[int, int] | None:
         """``(header line, end)`` of this reader's table in the file; None when not found.
@@ -71,7 +75,7 @@ class TableReader:
         self.used.add(key)
         if key not in self.table:
             if required:
-                raise self.error(key, "required key is missing")
+                raise self._missing(key)
             return default
         value = self.table[key]
         # bool is an int in Python; a TOML `true` where a number belongs is still wrong.
@@ -82,6 +86,17 @@ class TableReader:
             # no file name, command line or environment can hold one
             raise self.error(key, "must not contain a NUL character (\\u0000)")
         return value
+
+    def _missing(self, key: str) -> ConfigError:
+        unknown = [k for k in self.table if self.known and k not in self.known | self.used]
+        if not unknown:
+            return self.error(key, "required key is missing")
+        names = ", ".join(repr(k) for k in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        # located at the unknown key: that is the line to fix
+        return ConfigError(self.file, f"required key is missing; unknown key{plural} {names} "
+                           "found instead (a typo?)", key=f"{self.prefix}{key}",
+                           line=self.line_of(unknown[0]))
 
     def converted(self, key: str, convert: Callable[[str], Any], default: str | None = None,
                   required: bool = False) -> Any:
