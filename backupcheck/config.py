@@ -66,6 +66,14 @@ def _endpoint(reader: _Reader, key: str) -> str | None:
     return str(url) if url is not None else None
 
 
+def _local_path(value: str | None, base: Path) -> str | None:
+    """A path of a client file: a relative one is relative to that file's directory."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base.absolute() / path)
+
+
 def _load_target(reader: _Reader) -> Target:
     name: str = reader.get("name", str, required=True)
     if not name.strip():
@@ -111,13 +119,13 @@ def _load_target(reader: _Reader) -> Target:
         target = ResticTarget(
             name=name,
             repository=reader.get("repository", str, required=True),
-            password_file=passwords["password_file"],
+            password_file=_local_path(passwords["password_file"], reader.file.parent),
             password_command=passwords["password_command"],
             password_env=passwords["password_env"],
             env=dict(env), host=reader.get("host", str),
             paths=reader.string_list("paths"), tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
-            source=reader.get("source", str),
+            source=_local_path(reader.get("source", str), reader.file.parent),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
             reader=reader.converted("reader", reader_key(reader.get("repository", str)), "auto"),
         )
