@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backupcheck.backends.restic_output import NATIVE_KINDS, READERS, storage_kind
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration, parse_size
@@ -21,10 +22,9 @@ __all__ = ["BrokenClient", "default_plan", "load_client", "load_clients", "load_
            "load_plan", "parse_duration", "parse_size"]
 
 #: environment variables that hold secrets and so must not be written into a config file
-_SECRET_ENV = frozenset(
-    {"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_ACCOUNT_KEY",
-     "AZURE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS_JSON"}
-)
+_SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                         "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
+                         "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -218,7 +218,12 @@ def _load_target(reader: _Reader) -> Target:
             region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
+            inventory_report=reader.get("inventory_report", str),
         )
+        if target.inventory_report is not None and not re.match(
+                r"^s3://[^/\s]+/", target.inventory_report + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
+                               "s3://bucket/…/manifest.json")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
@@ -250,7 +255,10 @@ def _load_target(reader: _Reader) -> Target:
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
+            reader=reader.choice("reader", READERS, "auto"),  # type: ignore[arg-type]
         )
+        if target.reader == "native" and storage_kind(target.repository) not in NATIVE_KINDS:
+            raise reader.error("reader", "native reads only local, s3: and rest: repositories")
     reader.reject_unknown()
     return target
 
@@ -385,6 +393,7 @@ def load_plan(path: Path) -> Plan:
         snapshot_window_seconds=window,
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
+        restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
     )
     reader.reject_unknown()
     return plan

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 import xxhash
@@ -54,7 +55,7 @@ def with_clients(report: RunReport, extra: Sequence[ClientResult]) -> RunReport:
     if not extra:
         return report
     clients = sorted((*report.clients, *extra), key=lambda c: c.client)
-    return RunReport(report.command, report.started_at, report.finished_at, tuple(clients))
+    return replace(report, clients=tuple(clients))  # keeps plan, shard and the rest
 
 
 def seed_for(client: str, target: str, base_seed: int) -> int:
@@ -161,13 +162,18 @@ def run_targets(
                               thread_name_prefix="target")
     try:
         results = list(pool.map(one, jobs))
-    except BaseException:
-        # Ctrl-C (or a bug): stop queued targets, kill running restic children, then wait
+    except BaseException as exc:
+        # SIGINT / SIGTERM (or a bug): stop queued targets, kill running restic children, and
+        # do not wait for workers blocked in a read: the CLI ends the process. After a signal
+        # the restic children are gone already; closing the rest must not delay the exit.
         pool.shutdown(wait=False, cancel_futures=True)
-        registry.close_all()
+        if isinstance(exc, KeyboardInterrupt):
+            threading.Thread(target=registry.close_all, daemon=True,
+                             name="close-after-interrupt").start()
+        else:
+            registry.close_all()
         raise
-    finally:
-        pool.shutdown(wait=True)
+    pool.shutdown(wait=True)
     by_client: dict[str, list[TargetResult]] = {c.name: [] for c in clients}
     for (client, _), result in zip(jobs, results, strict=True):
         by_client[client.name].append(result)

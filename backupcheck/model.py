@@ -110,6 +110,7 @@ class S3Target:
     region: str | None = None
     profile: str | None = None
     manifest: str | None = None
+    inventory_report: str | None = None  # s3:// manifest.json or prefix of S3 Inventory
     kind: Literal["s3"] = "s3"
 
 
@@ -127,6 +128,8 @@ class ResticTarget:
     manifest: str | None = None
     source: str | None = None
     manifest_endpoint_url: str | None = None  # an s3:// manifest's endpoint (None: the repo's)
+    #: how snapshots are read: our own reader (local, s3:, rest:), or the restic binary
+    reader: Literal["auto", "native", "restic"] = "auto"
     kind: Literal["restic"] = "restic"
 
 
@@ -155,6 +158,9 @@ class Plan:
     snapshot_window_seconds: float | None = None
     prefer_unverified: bool = True
     jobs: int = 4
+    #: parallel streams a real full restore uses (``restic restore``, ``aws s3 sync``): the
+    #: RTO model's streams, never the drill's own ``jobs``
+    restore_streams: int = 8
 
 
 # ---------------------------------------------------------------- results
@@ -258,6 +264,9 @@ class RestoreResult:
     files: tuple[FileResult, ...]
     estimate_method: Mapping[str, Any] = field(default_factory=dict)
     manifest: ManifestCheck = field(default_factory=ManifestCheck)
+    #: the estimate's interval (bootstrap over the sampled files); both 0.0 without one
+    estimate_low_seconds: float = 0.0
+    estimate_high_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,6 +283,8 @@ class RestoreResult:
             "total_bytes": self.total_bytes,
             "total_files": self.total_files,
             "estimated_full_restore_seconds": round(self.estimated_full_restore_seconds, 3),
+            "estimate_low_seconds": round(self.estimate_low_seconds, 3),
+            "estimate_high_seconds": round(self.estimate_high_seconds, 3),
             "rto_seconds": self.rto_seconds,
             "snapshot": self.snapshot,
             "coverage": round(self.coverage, 6),
@@ -283,19 +294,11 @@ class RestoreResult:
             "estimate_method": dict(self.estimate_method),
             "problems": [p.to_json() for p in self.problems],
             "files": [
-                {
-                    "path": f.path,
-                    "size": f.size,
-                    "bytes": f.bytes,
-                    "seconds": round(f.seconds, 6),
-                    "ttfb_seconds": round(f.ttfb_seconds, 6),
-                    "result": f.result,
-                    "xxh3_128": f.xxh3_128,
-                    "expected_xxh3_128": f.expected_xxh3_128,
-                    "truth": f.truth,
-                    "note": f.detail,
-                    "retries": f.retries,
-                }
+                {"path": f.path, "size": f.size, "bytes": f.bytes,
+                 "seconds": round(f.seconds, 6), "ttfb_seconds": round(f.ttfb_seconds, 6),
+                 "result": f.result, "xxh3_128": f.xxh3_128,
+                 "expected_xxh3_128": f.expected_xxh3_128, "truth": f.truth,
+                 "note": f.detail, "retries": f.retries}
                 for f in self.files
             ],
         }
@@ -355,6 +358,7 @@ class RunReport:
     started_at: str
     finished_at: str
     clients: tuple[ClientResult, ...]
+    shard: str = ""  # "I/N" when the run was one shard of N (``--shard``)
 
     @property
     def status(self) -> Status:
@@ -376,4 +380,5 @@ class RunReport:
             "finished_at": self.finished_at,
             "status": str(self.status),
             "clients": [c.to_json() for c in self.clients],
+            **({"shard": self.shard} if self.shard else {}),
         }

@@ -27,8 +27,8 @@ from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Status
 from backupcheck.mutes import Mute
 
-__all__ = ["MetricsSettings", "NotifySettings", "Settings", "check_mutes", "load_settings",
-           "settings_path"]
+__all__ = ["HistorySettings", "MetricsSettings", "NotifySettings", "Settings", "check_mutes",
+           "load_settings", "settings_path"]
 
 SETTINGS_NAME = "backupcheck.toml"
 #: run statuses ``[notify] on`` may name (``muted`` is never a run's status)
@@ -52,6 +52,17 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """``[history]``: where drills are recorded (a directory or ``s3://bucket/prefix``);
+    ``url`` empty: ``--history`` or its default. A relative directory is relative to the
+    settings file."""
+
+    url: str = ""
+    profile: str = ""
+    endpoint_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``backupcheck.toml`` says; the defaults when there is no such file."""
 
@@ -59,6 +70,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     mutes: tuple[Mute, ...] = ()
+    history: HistorySettings = field(default_factory=HistorySettings)
 
 
 def settings_path(targets: Path, explicit: Path | None) -> Path | None:
@@ -147,6 +159,21 @@ def _metrics(reader: _Reader, base: Path) -> MetricsSettings:
     return metrics
 
 
+def _history(reader: _Reader, base: Path) -> HistorySettings:
+    url: str = reader.get("url", str, "")
+    if url and not url.startswith("s3://"):
+        url = str(base / Path(url).expanduser())
+    elif url.startswith("s3://") and not url[5:].split("/", 1)[0]:
+        raise reader.error("url", "expected s3://bucket/prefix")
+    endpoint: str = reader.get("endpoint_url", str, "")
+    if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise reader.error("endpoint_url", "expected an http:// or https:// URL")
+    history = HistorySettings(url=url, profile=reader.get("profile", str, ""),
+                              endpoint_url=endpoint)
+    reader.reject_unknown()
+    return history
+
+
 def _mute_line(text: str, key: str) -> int | None:
     quoted = (f'"{key}"', f"'{key}'")
     for number, line in enumerate(text.splitlines(), start=1):
@@ -218,14 +245,12 @@ def load_settings(path: Path | None) -> Settings:
     text, doc = _read_toml(path)
     top = _Reader(path, text, doc)
     base = path.parent
-    if "history" in doc:
-        raise top.error("history", "[history] is not supported in this release: use "
-                        "--history DIR")
     notify = _notify(_Reader(path, text, top.get("notify", dict, {}), "notify."), base)
     metrics = _metrics(_Reader(path, text, top.get("metrics", dict, {}), "metrics."), base)
     mutes = _mutes(path, text, top.get("mute", dict, {}))
+    history = _history(_Reader(path, text, top.get("history", dict, {}), "history."), base)
     top.reject_unknown()
-    return Settings(file=path, notify=notify, metrics=metrics, mutes=mutes)
+    return Settings(file=path, notify=notify, metrics=metrics, mutes=mutes, history=history)
 
 
 def check_mutes(settings: Settings, clients: Sequence[Client]) -> None:

@@ -133,7 +133,7 @@ def trend_exit_code(trends: Sequence[Trend]) -> int:
 class TrendResult:
     """What ``backupcheck trend`` found: the trends of the history at ``history``."""
 
-    history: Path
+    history: Path | str
     trends: tuple[Trend, ...]
     #: the --fail-on-regression threshold the trends were judged with (None: not judged)
     threshold_pct: float | None = None
@@ -148,7 +148,7 @@ class HistoryResult:
     """What ``backupcheck history`` found: runs rows (RUNS_SCHEMA) of the history at
     ``history``, limited to ``clients`` (all when empty) and drills since ``since``."""
 
-    history: Path
+    history: Path | str
     runs: pa.Table
     clients: tuple[str, ...] = ()
     since: datetime | None = None

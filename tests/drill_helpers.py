@@ -69,8 +69,7 @@ def restic_estate(root: Path, files: Mapping[str, bytes]) -> tuple[Repo, Path]:
 
 
 def restic_client(targets: Path, name: str, repo: Repo, *, manifest: str | None = None,
-                  source: Path | None = None) -> Path:
-    extra = ""
+                  source: Path | None = None, extra: str = "") -> Path:
     if manifest is not None:
         extra += f'manifest = "{manifest}"\n'
     if source is not None:

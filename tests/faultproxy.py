@@ -7,7 +7,12 @@ throttling provider produces them:
 * :meth:`FaultProxy.cut_once` — forward a matching response's headers and the first N bytes
   of its body, then reset the connection (RST), once; later requests pass untouched;
 * :meth:`FaultProxy.slow_down` — answer matching requests with ``503 SlowDown`` (S3's
-  throttling error), every time or the first N times, without forwarding them.
+  throttling error), every time or the first N times, without forwarding them;
+* :meth:`FaultProxy.add_latency` — hold every request for a fixed time before it is
+  answered: the round trip to a distant endpoint (each request pays it, as each pays TTFB);
+* :meth:`FaultProxy.throttle` — pace every response body through one shared budget of
+  bytes per second: a thin link that all connections share, so more streams do not make it
+  any faster.
 
 Every request is logged (method, path, Range header, time) so a test can prove what the
 tool sent: that a read resumed with a ranged GET from the offset reached, how often a
@@ -93,6 +98,30 @@ class _Rule:
             return True
 
 
+class _SharedLink:
+    """One budget of bytes per second for every connection: each chunk books the next free
+    slot on the link, so N connections together still get ``rate``, each about rate / N."""
+
+    CHUNK = 16 * 1024
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._free_at = time.monotonic()
+
+    def send(self, conn: socket.socket, payload: bytes) -> None:
+        view = memoryview(payload)
+        for offset in range(0, len(view), self.CHUNK):
+            piece = view[offset:offset + self.CHUNK]
+            with self._lock:
+                now = time.monotonic()
+                start = max(self._free_at, now)  # an idle link saves up no credit
+                self._free_at = start + len(piece) / self.rate
+            if start + len(piece) / self.rate > now:
+                time.sleep(start + len(piece) / self.rate - now)
+            conn.sendall(piece)
+
+
 class FaultProxy:
     """Threaded HTTP/1.1 proxy to ``upstream_host:upstream_port``; see the module docstring."""
 
@@ -103,6 +132,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._sockets: set[socket.socket] = set()
+        self.latency = 0.0
+        self._link: _SharedLink | None = None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -124,6 +155,14 @@ class FaultProxy:
         with self._lock:
             self._rules.append(rule)
         return rule
+
+    def add_latency(self, seconds: float) -> None:
+        """Every request waits ``seconds`` before it is forwarded (0: none)."""
+        self.latency = seconds
+
+    def throttle(self, bytes_per_second: int) -> None:
+        """All response bodies together get at most this many bytes per second (0: off)."""
+        self._link = _SharedLink(bytes_per_second) if bytes_per_second > 0 else None
 
     def clear(self) -> None:
         with self._lock:
@@ -176,6 +215,8 @@ class FaultProxy:
                 if rule is not None and rule.kind == "slowdown":
                     conn.sendall(self._slow_down(request))
                     continue
+                if self.latency > 0:
+                    time.sleep(self.latency)
                 status, reason, headers, data = self._forward(upstream, request, body)
                 head = self._head(status, reason, headers, data, request.method == "HEAD")
                 if rule is not None and rule.kind == "cut":
@@ -184,7 +225,12 @@ class FaultProxy:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                     struct.pack("ii", 1, 0))
                     return
-                conn.sendall(head + (b"" if request.method == "HEAD" else data))
+                payload = head + (b"" if request.method == "HEAD" else data)
+                link = self._link
+                if link is None:
+                    conn.sendall(payload)
+                else:
+                    link.send(conn, payload)
         except (OSError, http.client.HTTPException):
             return
         finally:
@@ -263,7 +309,8 @@ class FaultProxy:
 
 #: ``BC_FAKE`` words: old-version, busybox, garbage-snapshots, garbage-ls, dump-faults
 #: (``dump`` of ``*/die.bin`` prints a little and fails; of ``*/hang*.bin`` prints a little
-#: and hangs, its pid appended to ``$BC_HANG_PIDS``). ``BC_ARGV_LOG``: every argv, one a line.
+#: and hangs, its pid appended to ``$BC_HANG_PIDS``), check-hangs (with ``$BC_HANG_PIDS`` set,
+#: ``check`` hangs, its pid appended there). ``BC_ARGV_LOG``: every argv, one a line.
 _WRAPPER = r"""#!/bin/sh
 [ -n "$BC_ARGV_LOG" ] && printf '%s\n' "$*" >> "$BC_ARGV_LOG"
 OLD='restic 0.9.6 compiled with go1.13.8 on linux/amd64'
@@ -280,6 +327,10 @@ case " $BC_FAKE " in *" garbage-snapshots "*)
 esac
 case " $BC_FAKE " in *" garbage-ls "*)
   case " $* " in *" ls "*) printf '{"struct_type": "node", "path": 7}\n'; exit 0;; esac;;
+esac
+case " $BC_FAKE " in *" check-hangs "*)
+  case " $* " in *" check "*) if [ -n "$BC_HANG_PIDS" ]; then
+                                echo $$ >> "$BC_HANG_PIDS"; exec sleep 600; fi;; esac;;
 esac
 case " $BC_FAKE " in *" dump-faults "*)
   if [ "$2" = dump ]; then

@@ -119,7 +119,8 @@ def test_settings_relative_paths_and_urls(tmp_path: Path) -> None:
     ('[metrics]\ntextfile = "bc.txt"\n', None, "only files ending in .prom"),
     ('[metrics]\ntextfile = "no/such/dir/bc.prom"\n', None, "does not exist"),
     ('[metrics]\npushgateway = "localhost:9091"\n', None, "expected an http:// or https://"),
-    ('[history]\nurl = "s3://b/p"\n', None, "history: [history] is not supported"),
+    ('[history]\nbucket = "b"\n', None, "history.bucket: unknown key"),
+    ('[history]\nurl = "s3:///p"\n', None, "history.url: expected s3://bucket/prefix"),
     ('[alerts]\n', None, "alerts: unknown key"),
     ('[notify\n', None, "TOML syntax error"),
 ])

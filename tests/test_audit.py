@@ -2,7 +2,7 @@
 
 The demo estate (``demo --keep`` once per module) has three clients with one planted problem
 each: ``acme`` (bucket in GOVERNANCE mode, 7-day retention), ``globex`` (a file overwritten
-after the backup: digest mismatch), ``initech`` (a slow link breaks the 30 s RTO), plus a
+after the backup: digest mismatch), ``initech`` (a slow link breaks the 15 s RTO), plus a
 history of earlier weekly drills. ``acme``'s packs are built once: from the history (the
 default) and with a fresh drill recorded into the history. Three more clients live on the
 demo's S3 server in a targets directory of their own: ``clean`` (everything right; one

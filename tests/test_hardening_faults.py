@@ -312,7 +312,8 @@ def restic_estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def restic_targets(directory: Path, repo: Repo, manifest: Path) -> Path:
     """Client ``faulty`` (its dumps of die.bin / hang*.bin fail) and ``healthy``, one repo."""
     targets = directory / "targets"
-    extra = f'manifest = "{manifest}"\n'
+    # the faults are injected into the restic binary's dumps: these targets read through it
+    extra = f'manifest = "{manifest}"\nreader = "restic"\n'
     write_client(targets, "faulty", target_toml("faulty", repo, extra=extra,
                                                 env={"BC_FAKE": "dump-faults"}))
     write_client(targets, "healthy", target_toml("healthy", repo, extra=extra))
@@ -360,7 +361,8 @@ def test_ctrl_c_mid_restore_exits_at_once_and_leaves_no_restic_behind(
     marker = uuid.uuid4().hex
     targets = tmp_path / "targets"
     write_client(targets, "faulty", target_toml(
-        "faulty", restic_estate["repo"], extra=f'manifest = "{restic_estate["manifest"]}"\n',
+        "faulty", restic_estate["repo"],
+        extra=f'manifest = "{restic_estate["manifest"]}"\nreader = "restic"\n',
         env={"BC_FAKE": "dump-faults"}))
     hang_pids = tmp_path / "hang.pids"
     env = subprocess_env(restic_estate, marker, BC_HANG_PIDS=str(hang_pids))

@@ -635,7 +635,8 @@ def test_garbage_json_or_unknown_restic_is_an_error_for_that_target_only(
     targets = tmp_path / "targets"
     write_client(targets, "good", target_toml("good", repo, extra=f'source = "{source}"\n'))
     for name, fake in lies.items():
-        write_client(targets, name, target_toml(name, repo, env={"BC_FAKE": fake}))
+        write_client(targets, name, target_toml(name, repo, env={"BC_FAKE": fake},
+                                                extra='reader = "restic"\n'))
     args = ["drill", "--targets", str(targets), "--no-history", "--plan",
             str(plan_file(tmp_path))]
 

@@ -67,10 +67,12 @@ def estate(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory,
                              VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="hardening-secrets-s3", Key="b/x.bin", Body=b"x" * 1000)
     targets = root / "targets"
-    write_client(targets, "pwfile", target_toml("pwfile", local, password="file"))
+    write_client(targets, "pwfile", target_toml("pwfile", local, password="file",
+                                                extra='reader = "restic"\n'))
     write_client(targets, "pwcommand", target_toml("pwcommand", on_s3, password="command"))
     write_client(targets, "pwenv", target_toml("pwenv", local, password="env",
-                                               password_env=PASSWORD_ENV))
+                                               password_env=PASSWORD_ENV,
+                                               extra='reader = "restic"\n'))
     write_client(targets, "bucket", f'''client = "bucket"
 rpo = "26h"
 rto = "4h"

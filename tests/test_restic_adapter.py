@@ -542,7 +542,8 @@ def test_exclusively_locked_repository_is_checked_without_writing(
         found = {f.id: str(f.status) for f in run_restic_checks(backend.policy_facts(
             Plan(read_data_subset="1%"), datetime.now(UTC)))}
         assert found == {"restic.access": "pass", "restic.keys": "pass",
-                         "restic.storage.immutable": "warn", "restic.freshness": "pass",
+                         "restic.storage.immutable": "warn",
+                         "restic.objects.locked": "warn", "restic.freshness": "pass",
                          "restic.snapshots": "pass", "restic.integrity": "pass"}
         assert backend.inventory(None).to_json()["snapshots"] == 3
         catalog = backend.catalog(Plan(), seed=0, now=now_utc())

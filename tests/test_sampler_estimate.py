@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from backupcheck.backends.base import CatalogEntry
 from backupcheck.model import FileResult, Plan
-from backupcheck.restore.estimate import estimate_full_restore, fit_line
+from backupcheck.restore.estimate import (
+    estimate_full_restore,
+    nothing_to_restore,
+    probe_from_files,
+)
+from backupcheck.restore.probe import Probe, Read
 from backupcheck.restore.sampler import choose_sample
 
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -61,39 +67,100 @@ def test_empty_backup_gives_empty_sample() -> None:
     assert sample.notes
 
 
-def timed(size: int, seconds: float, ttfb: float = 0.5) -> FileResult:
-    return FileResult(path=f"f{size}", size=size, bytes=size, seconds=seconds,
-                      ttfb_seconds=ttfb, result="ok")
+def probe(ttfb: float, rate: float, *, alone_rate: float | None = None, streams: int = 8,
+          size: int = 1_000_000) -> Probe:
+    """Reads with ``ttfb`` each and ``rate`` bytes/s per stream (all streams together)."""
+    together = tuple(Read(size, ttfb, size / rate) for _ in range(streams))
+    alone_rate = alone_rate or rate
+    alone = tuple(Read(size, ttfb, size / alone_rate) for _ in range(4))
+    return Probe(alone, together, together, streams, streams)
 
 
-def test_fit_line_recovers_a_and_b() -> None:
-    a, b = fit_line([(0, 1.0), (100, 2.0), (200, 3.0)]) or (None, None)
-    assert a == pytest.approx(1.0)
-    assert b == pytest.approx(0.01)
-    assert fit_line([(5, 1.0), (5, 2.0)]) is None
+def test_every_object_pays_its_time_to_first_byte_over_the_restore_streams() -> None:
+    # 2,000 objects, 100 ms each before a byte, 8 streams: 25 s whatever the bytes
+    estimate = estimate_full_restore(probe(0.1, 1e9), total_files=2000, total_bytes=400_000)
+    assert estimate.seconds == pytest.approx(2000 * 0.1 / 8 + 400_000 / 1e9 / 8, rel=1e-6)
+    assert estimate.method["per_file_seconds"] == pytest.approx(0.1)
+    assert estimate.method["restore_streams"] == 8
 
 
-def test_estimate_pays_start_up_once_and_per_file_overhead_per_file() -> None:
-    # 0.01 s per file plus 1 s per MB; start-up (ttfb) 0.5 s must be counted once
-    files = [timed(s, 0.01 + s / 1e6) for s in (1_000, 500_000, 2_000_000, 4_000_000)]
-    estimate = estimate_full_restore(files, total_files=10_000, total_bytes=10**9, streams=4)
-    assert estimate is not None
-    expected = 0.5 + (0.01 * 10_000 + 1e-6 * 10**9) / 4
-    assert estimate.seconds == pytest.approx(expected, rel=1e-6)
-    assert "linear fit" in estimate.method["method"]
-    # many small files cost more than a few big ones of the same total size
-    small = estimate_full_restore(files, total_files=1_000_000, total_bytes=10**9, streams=4)
-    assert small is not None and small.seconds > estimate.seconds
+def test_a_shared_link_is_measured_per_stream_so_more_streams_do_not_help() -> None:
+    # one stream alone gets the whole 8 MB/s; eight together get 1 MB/s each
+    shared = probe(0.001, 1e6, alone_rate=8e6)
+    estimate = estimate_full_restore(shared, total_files=32, total_bytes=32_000_000)
+    assert estimate.seconds == pytest.approx((32 * 0.001 + 32.0) / 8, rel=1e-6)
+    assert estimate.method["probe"]["bytes_speedup"] == pytest.approx(1.0)
+    many = estimate_full_restore(probe(0.001, 8e6 / 64, alone_rate=8e6, streams=64),
+                                 total_files=32, total_bytes=32_000_000)
+    assert many.seconds == pytest.approx(estimate.seconds, rel=0.01)
 
 
-def test_estimate_falls_back_to_throughput_with_few_files() -> None:
-    estimate = estimate_full_restore([timed(1_000_000, 2.0)], total_files=10,
-                                     total_bytes=10_000_000, streams=1)
-    assert estimate is not None
-    assert estimate.seconds == pytest.approx(0.5 + 20.0)
-    assert "throughput" in estimate.method["method"]
+def test_a_once_paid_start_up_is_counted_once_with_the_listing() -> None:
+    estimate = estimate_full_restore(probe(0.5, 1e8), total_files=10_000,
+                                     total_bytes=10**9, paid="once", listing_seconds=2.0)
+    assert estimate.seconds == pytest.approx(0.5 + 2.0 + 10**9 / 1e8 / 8, rel=1e-6)
+    assert estimate.method["per_file_seconds"] == 0
 
 
-def test_estimate_is_none_when_nothing_was_read() -> None:
-    broken = FileResult("x", 10, 0, 0.0, 0.0, "unreadable")
-    assert estimate_full_restore([broken], 1, 10, 1) is None
+def test_the_interval_holds_the_point_and_is_reproducible() -> None:
+    rng = random.Random(3)
+    reads = tuple(Read(1_000_000, rng.uniform(0.05, 0.2), rng.uniform(0.01, 0.05))
+                  for _ in range(8))
+    spread = Probe(reads[:4], reads, reads, 8, 8)
+    first = estimate_full_restore(spread, 5000, 10**10, seed=1)
+    again = estimate_full_restore(spread, 5000, 10**10, seed=1)
+    assert first.low_seconds < first.seconds < first.high_seconds
+    assert first.low_seconds <= 0.8 * first.seconds
+    assert first.high_seconds >= 1.25 * first.seconds
+    assert (first.low_seconds, first.high_seconds) == (again.low_seconds, again.high_seconds)
+    assert first.method["estimate_low_seconds"] == round(first.low_seconds, 3)
+
+
+def test_nothing_to_restore_is_an_estimate_of_zero() -> None:
+    estimate = nothing_to_restore()
+    assert (estimate.seconds, estimate.low_seconds, estimate.high_seconds) == (0, 0, 0)
+    assert "nothing to restore" in estimate.method["method"]
+
+
+def test_the_verification_timings_stand_in_when_no_probe_ran() -> None:
+    files = [FileResult("a", 10, 10, 0.1, 0.2, "ok"), FileResult("b", 10, 0, 0, 0, "unreadable")]
+    stand_in = probe_from_files(files, 8)
+    assert stand_in is not None and len(stand_in.together_requests) == 1
+    assert probe_from_files([files[1]], 8) is None
+
+
+def small_files_and_one_big(count: int = 500) -> list[CatalogEntry]:
+    return [*entries(count, size=2_000),
+            CatalogEntry("vm/disk.img", 100 * 1024 * 1024, BASE, "/vm/disk.img")]
+
+
+def test_the_largest_file_is_sampled_whatever_the_seed() -> None:
+    """Issue 17: a sample of small files only extrapolated 2-38 s over five seeds."""
+    plan = Plan(files=10, include_newest=False)
+    for seed in range(10):
+        sample = choose_sample(small_files_and_one_big(), plan, seed=seed)
+        assert "vm/disk.img" in {e.path for e in sample.entries}, seed
+        assert sample.stratified[0] == "vm/disk.img"
+        assert len(sample.entries) == 10
+        described = sample.description(small_files_and_one_big())
+        assert described["largest_bytes"] == described["backup_largest_bytes"]
+        assert described["stratum_picks"][0] == "vm/disk.img"
+
+
+def test_strata_of_equal_bytes_each_get_a_pick() -> None:
+    sizes = [10] * 90 + [1_000] * 30 + [40_000, 50_000]
+    catalog = [CatalogEntry(f"f{i:03d}", size, BASE, f"/f{i:03d}")
+               for i, size in enumerate(sizes)]
+    sample = choose_sample(catalog, Plan(files=3, include_newest=False), seed=4)
+    picked = sorted(e.size for e in sample.entries)
+    # 120.9 kB in four strata of ~30 kB: {50 kB}, {40 kB}, and the small files
+    assert picked[-2:] == [40_000, 50_000]
+    assert picked[0] in (10, 1_000)
+    assert len(sample.stratified) == 3
+
+
+def test_a_largest_file_over_the_budget_is_named() -> None:
+    sample = choose_sample(small_files_and_one_big(50),
+                           Plan(files=5, max_bytes=1024 * 1024, include_newest=False), seed=1)
+    assert "vm/disk.img" not in {e.path for e in sample.entries}
+    assert any("largest file vm/disk.img" in note for note in sample.notes)

@@ -73,6 +73,8 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         throughput_bytes_per_s=number("throughput_bytes_per_s"),
         total_bytes=integer("total_bytes"), total_files=integer("total_files"),
         estimated_full_restore_seconds=float(estimate) if estimate is not None else 0.0,
+        estimate_low_seconds=_bound(row, "estimate_low_seconds", estimate),
+        estimate_high_seconds=_bound(row, "estimate_high_seconds", estimate),
         # judged against the RTO agreed today, not the one in force at the drill
         rto_seconds=client.rto_seconds, coverage=number("coverage"), retries=integer("retries"),
         problems=problems, files=tuple(results),
@@ -80,6 +82,14 @@ def restore_from_history(row: dict[str, Any], files: Sequence[dict[str, Any]],
         # missing files and a wrong or unreadable manifest stay what they were judged
         manifest=manifest_check_from_row(row),
     )
+
+
+def _bound(row: dict[str, Any], name: str, estimate: Any) -> float:
+    """One end of the recorded interval; a row from before intervals has the point only."""
+    value = row.get(name)
+    if value is None:
+        value = estimate
+    return float(value) if value is not None else 0.0
 
 
 def _method(row: dict[str, Any], recorded: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from backupcheck.audit.findings import FindingRecord
 from backupcheck.audit.pack import SIG_NAME, SUMS_NAME, verify_command
 from backupcheck.audit_verdict import Verdict
 from backupcheck.clock import as_utc
+from backupcheck.history.store import HistoryStore
 from backupcheck.model import Client, Plan, RunReport
 from backupcheck.mutes import Mute
 from backupcheck.trend import Trend
@@ -32,7 +33,8 @@ class AuditOptions:
     """What ``backupcheck audit`` was asked to do."""
 
     out: Path
-    history_dir: Path
+    #: a directory, ``s3://bucket/prefix``, or an opened store (``history.open_history``)
+    history_dir: Path | str | HistoryStore
     plan: Plan = field(default_factory=Plan)
     #: run a drill now (``--run-drill``) instead of using the newest drill in the history
     run_drill: bool = False

@@ -53,6 +53,8 @@ class CatalogEntry:
     stored_digest: str = ""
     #: S3: the object version (what coverage keys on beside path, size and mtime); else ""
     version_id: str = ""
+    #: the exact bytes of ``path`` when they are not UTF-8 (``path`` then shows them as \\xHH)
+    raw_path: bytes | None = None
 
 
 @dataclass(frozen=True)

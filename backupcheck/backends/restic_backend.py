@@ -26,6 +26,13 @@ from backupcheck.backends.restic import (
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
 from backupcheck.backends.restic_locks import LockScan, current_objects, scan_locks
+from backupcheck.backends.restic_native import (
+    NativeReader,
+    display_name,
+    locator_of,
+    path_of,
+    uses_native,
+)
 from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
 from backupcheck.backends.s3_protection import caller_account, read_protection
 from backupcheck.backends.s3guard import make_s3_client, make_sts_client
@@ -80,11 +87,16 @@ def snapshot_row(snapshot: Snapshot, newest: bool) -> dict[str, Any]:
 
 class ResticBackend:
     kind = "restic"
+    #: ``restic dump`` per file: its time to first byte is restic's start-up and index load,
+    #: which a real ``restic restore`` pays once (``restore/estimate.py``)
+    ttfb_paid = "once"
 
     def __init__(self, client: Client, target: ResticTarget, *, seed: int = 0,
                  restic: Restic | None = None) -> None:
         self.client, self.target, self.seed = client, target, seed
         self.restic = restic or Restic(target)
+        #: reader = auto/native: snapshots, trees, files, config and keys read natively
+        self.native = NativeReader(target) if uses_native(target) else None
         self._full_ids: dict[str, str] = {}
         # one command run on one backend: listed once, reused by checks, inventory, catalog
         self._snapshot_cache: list[Snapshot] | None = None
@@ -94,7 +106,10 @@ class ResticBackend:
     def _snapshots(self) -> list[Snapshot]:
         if self._snapshot_cache is None:
             t = self.target
-            found = self.restic.snapshots(host=t.host, paths=t.paths, tags=t.tags)
+            if self.native is not None:
+                found = self.native.snapshots(t.host, t.paths, t.tags)
+            else:
+                found = self.restic.snapshots(host=t.host, paths=t.paths, tags=t.tags)
             self._full_ids.update({s.short_id: s.id for s in found})
             self._snapshot_cache = found
         return self._snapshot_cache
@@ -151,9 +166,11 @@ class ResticBackend:
 
     def policy_facts(self, plan: Plan, now: datetime) -> ResticFacts:
         version = self.restic.version()
-        config = self.restic.config()  # cannot open the repository: the target is unavailable
+        # cannot open the repository: the target is unavailable
+        reader = self.native or self.restic
+        config = reader.config()
         errors: dict[str, str] = {}
-        keys = self._attempt(errors, ("restic.keys",), lambda: self.restic.keys(
+        keys = self._attempt(errors, ("restic.keys",), lambda: reader.keys(
             details_above=self.client.policy.max_restic_keys))
         snapshots = self._attempt(errors, ("restic.freshness", "restic.snapshots"),
                                   self._snapshots)
@@ -197,7 +214,8 @@ class ResticBackend:
             client.close()
 
     def inventory(self, on_row: RowSink | None) -> InventorySummary:
-        config = self.restic.config()
+        reader = self.native or self.restic
+        config = reader.config()
         snapshots = self._snapshots()
         newest = snapshots[-1] if snapshots else None
         if on_row is not None:
@@ -212,7 +230,7 @@ class ResticBackend:
             "filters": self._filters(),
             "repository_version": config.version,
             "compression": config.compression,
-            "keys": self.restic.keys(details_above=KEYS_WITHOUT_DETAILS).count,
+            "keys": reader.keys(details_above=KEYS_WITHOUT_DETAILS).count,
         }
         lock_mode, retention_days, versioning = "none", None, "n/a"
         if storage.kind == "s3":
@@ -250,6 +268,8 @@ class ResticBackend:
         if not snapshots:
             return Catalog(backup_id="", backup_time=None, total_files=0, total_bytes=0)
         chosen = self.choose_snapshot(snapshots, plan, seed, now)
+        if self.native is not None:
+            return self._native_catalog(self.native, chosen)
         entries: list[CatalogEntry] = []
         links: set[str] = set()
         for node in self.restic.ls(chosen.id):
@@ -263,8 +283,28 @@ class ResticBackend:
                        total_files=len(entries), total_bytes=sum(e.size for e in entries),
                        entries=entries, links=frozenset(links))
 
+    def _native_catalog(self, native: NativeReader, chosen: Snapshot) -> Catalog:
+        entries: list[CatalogEntry] = []
+        links: set[str] = set()
+        for node in native.nodes(chosen.id):
+            locator = locator_of(node.path)
+            relative = relative_path(locator, chosen.paths)
+            raw = relative.encode("utf-8", "surrogateescape")
+            shown = display_name(raw)
+            if node.type == "file":
+                entries.append(CatalogEntry(path=shown, size=node.size, mtime=node.mtime,
+                                            locator=locator,
+                                            raw_path=raw if shown != relative else None))
+            elif node.type == "symlink":
+                links.add(shown)
+        return Catalog(backup_id=chosen.short_id, backup_time=chosen.time,
+                       total_files=len(entries), total_bytes=sum(e.size for e in entries),
+                       entries=entries, links=frozenset(links))
+
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
+        if self.native is not None:
+            return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
 
     def manifest_s3_client(self) -> Any:
@@ -282,4 +322,6 @@ class ResticBackend:
         return ""  # restic keeps no per-file digest we could compare with xxh3-128
 
     def close(self) -> None:
+        if self.native is not None:
+            self.native.close()
         self.restic.close()

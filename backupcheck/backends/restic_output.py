@@ -19,6 +19,10 @@ from backupcheck.errors import TargetUnavailable
 
 #: restic 0.17+ exit codes
 EXIT_NO_REPOSITORY, EXIT_LOCKED, EXIT_WRONG_PASSWORD = 10, 11, 12
+#: repository kinds the native reader (``backends/resticrepo``) reads; the rest go through restic
+NATIVE_KINDS = ("local", "s3", "rest")
+#: the target key ``reader``: who reads snapshots, trees and files
+READERS = ("auto", "native", "restic")
 SNAPSHOT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
 _UNREACHABLE = ("connection refused", "no such host", "dial tcp", "i/o timeout",

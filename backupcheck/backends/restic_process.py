@@ -66,6 +66,42 @@ class StderrBuffer:
                 + bytes(self.tail).decode("utf-8", "replace"))
 
 
+#: every live child of this process, and whether an interrupt has stopped them for good
+_ALL_LOCK = threading.RLock()  # re-entrant: a signal handler may run while main holds it
+_ALL: set[Child] = set()
+_STOPPING = False
+
+
+class Interrupted(OSError):
+    """A restic child was asked for after an interrupt stopped them all."""
+
+
+def stop_every_child() -> None:
+    """On SIGINT / SIGTERM: SIGTERM every live restic process group at once, SIGKILL what is
+    still running after :data:`KILL_GRACE`, reap them; no child may start afterwards. Safe
+    to call from a signal handler (it neither joins threads nor takes a child's own lock)."""
+    global _STOPPING
+    if not _ALL_LOCK.acquire(timeout=KILL_GRACE):
+        return  # never hang the interrupt; the adapters' close() still stops theirs
+    try:
+        _STOPPING = True
+        children = list(_ALL)
+    finally:
+        _ALL_LOCK.release()
+    running = [c for c in children if c.proc.poll() is None]
+    for child in running:
+        child._signal(signal.SIGTERM)
+    deadline = time.monotonic() + KILL_GRACE
+    for child in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for child in running:
+        if child.proc.poll() is None:
+            child._signal(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=KILL_GRACE)
+
+
 class ChildRegistry:
     """The live children of one adapter instance."""
 
@@ -106,9 +142,14 @@ class Child:
         self._stdout_closed = False
         self._stderr = StderrBuffer()
         # own session: a Ctrl-C on the terminal reaches us, not restic; we stop it ourselves
-        self.proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=dict(env), start_new_session=True, bufsize=0)
+        # (stop_every_child on SIGINT / SIGTERM, close() of its adapter otherwise)
+        with _ALL_LOCK:
+            if _STOPPING:
+                raise Interrupted("interrupted: no new restic process")
+            self.proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         env=dict(env), start_new_session=True, bufsize=0)
+            _ALL.add(self)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         with contextlib.suppress(OSError, AttributeError):
             # bigger pipe, fewer wake-ups for a streamed dump (Linux; best effort)
@@ -237,6 +278,8 @@ class Child:
             with contextlib.suppress(OSError, ValueError):
                 self.proc.stderr.close()
         self.registry.discard(self)
+        with _ALL_LOCK:
+            _ALL.discard(self)
         self._reaped.set()
 
     def _signal(self, sig: signal.Signals) -> None:

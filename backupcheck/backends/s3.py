@@ -8,7 +8,7 @@ reservoir sample of current versions stay in memory, whatever the bucket's size.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -238,6 +238,7 @@ def scan_objects(
     on_version: Callable[[ObjectVersion], None] | None = None,
     head_limit: int = HEAD_LIMIT,
     workers: int = 16,
+    listing: Iterable[ObjectVersion] | None = None,
 ) -> ObjectScan:
     """Stream the listing once, keep aggregates, then HEAD current versions in parallel.
 
@@ -245,6 +246,8 @@ def scan_objects(
     ``head_limit`` chosen with ``seed`` (so the same seed HEADs the same objects, and another
     seed other ones). The listing groups a key's versions, newest first, so a current version
     standing on older ones (a key written again) is seen without remembering other keys.
+    ``listing`` replaces the bucket's own (an S3 Inventory report); a version that carries
+    its ``head`` facts is not HEADed.
     """
     scan = ObjectScan(seed=seed)
     rng = random.Random(seed)
@@ -264,7 +267,8 @@ def scan_objects(
                     "older_versions": len(older),
                     "older": [d.isoformat() for d in older[:3]]})
 
-    for version in iter_listing(client, bucket, prefix, unknown):
+    source = iter_listing(client, bucket, prefix, unknown) if listing is None else listing
+    for version in source:
         if on_version is not None:
             on_version(version)
         if version.key != previous_key:
@@ -304,6 +308,8 @@ def scan_objects(
     scan.versions_unknown = unknown[0] if unknown else ""
 
     def head(version: ObjectVersion) -> HeadFacts | str:
+        if version.head is not None:
+            return version.head
         try:
             return head_version(client, bucket, version.key, version.version_id)
         except (ClientError, BotoCoreError) as exc:

@@ -21,6 +21,7 @@ from backupcheck.backends.s3 import (
     scan_objects,
 )
 from backupcheck.backends.s3_facts import unknown_text
+from backupcheck.backends.s3_inventory import InventoryReport, read_report, report_versions
 from backupcheck.backends.s3_protection import caller_account, read_protection
 from backupcheck.backends.s3guard import make_s3_client, make_sts_client
 from backupcheck.backends.s3stream import open_object
@@ -47,11 +48,14 @@ def version_row(version: ObjectVersion) -> dict[str, Any]:
 
 class S3Backend:
     kind = "s3"
+    #: every object of a real restore is one GET that waits its time to first byte
+    ttfb_paid = "per_file"
 
     def __init__(self, client: Client, target: S3Target, *, seed: int = 0) -> None:
         self.client, self.target, self.seed = client, target, seed
         self.s3 = make_s3_client(endpoint_url=target.endpoint_url, region=target.region,
                                  profile=target.profile)
+        self._inventory: InventoryReport | None = None
 
     def own_account(self) -> str:
         """The account of this target's credentials (STS GetCallerIdentity). Raises."""
@@ -62,13 +66,26 @@ class S3Backend:
         finally:
             sts.close()
 
+    def _report(self) -> InventoryReport | None:
+        """The target's S3 Inventory report (read once), None without ``inventory_report``."""
+        if self.target.inventory_report is None:
+            return None
+        if self._inventory is None:
+            self._inventory = read_report(self.s3, self.target.inventory_report,
+                                          self.target.bucket, self.target.prefix)
+        return self._inventory
+
     def policy_facts(self, plan: Plan, now: datetime) -> S3Facts:
         settings = read_bucket_settings(self.s3, self.target.bucket)
         protection = read_protection(self.s3, self.target.bucket, self.own_account)
         try:
+            report = self._report()
             scan: ObjectScan | None = scan_objects(
                 self.s3, self.target.bucket, self.target.prefix, seed=self.seed,
-                head_limit=self.client.policy.max_object_heads)
+                head_limit=self.client.policy.max_object_heads,
+                listing=None if report is None else report_versions(report))
+            if report is not None and scan is not None:
+                scan.report = report.evidence(now)
             listing_error = ""
         except TargetUnavailable as exc:
             if set(settings.errors) >= set(SETTINGS):
@@ -114,7 +131,10 @@ class S3Backend:
         entries: list[CatalogEntry] = []
         newest: datetime | None = None
         prefix = self.target.prefix
-        for version in iter_listing(self.s3, self.target.bucket, prefix):
+        report = self._report()
+        listing = (iter_listing(self.s3, self.target.bucket, prefix) if report is None
+                   else report_versions(report))
+        for version in listing:
             if not version.is_latest or version.is_delete_marker:
                 continue
             if version.key.endswith("/") and version.size == 0:

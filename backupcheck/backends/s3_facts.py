@@ -50,6 +50,8 @@ class ObjectVersion:
     is_delete_marker: bool
     storage_class: str
     etag: str
+    #: what a HEAD would say, when a listing already carries it (an S3 Inventory report)
+    head: HeadFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ class ObjectScan:
     #: why versions are not known ("" = they are): the server cannot list them, so the
     #: listing holds current objects only (ListObjectsV2) and version counts are unknown
     versions_unknown: str = ""
+    #: the S3 Inventory report the facts came from (manifest, created, age_seconds); None:
+    #: a listing and HEADs of the bucket itself
+    report: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

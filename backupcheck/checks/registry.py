@@ -218,12 +218,19 @@ CHECKS: tuple[CheckSpec, ...] = (
                     "x-amz-meta-xxh3-128 object metadata) and point the target's manifest at "
                     "them"),
     CheckSpec(
-        "restore.rto", "restore", "fail", "the estimated full restore time exceeds rto",
-        "the full restore would exceed the RTO: faster storage/link, more parallel streams, "
-        "or renegotiate the RTO",
+        "restore.rto", "restore", "fail",
+        "the estimated full restore time exceeds rto (fail: even its low end; warn: only its "
+        "high end)",
+        "a full restore at the measured speed would exceed the RTO: restore from faster "
+        "storage or over a faster link, keep less data in this backup set, or renegotiate "
+        "the RTO",
         "A full restore finishes within the agreed recovery time (RTO)",
         "A full restore would take longer than the agreed RTO",
-        "rto", controls=controls.RECOVERY_TIME),
+        "rto", controls=controls.RECOVERY_TIME,
+        warned="A full restore may take longer than the agreed RTO (the estimate's upper end "
+               "exceeds it)",
+        warned_hint="the estimate's range straddles the RTO: time a real full restore to "
+                    "settle it, or agree an RTO with headroom"),
     CheckSpec(
         "config", "client", "error", "the client file could not be loaded",
         "fix the client file at the line and key the message names",

@@ -12,6 +12,7 @@ from backupcheck.backends.s3 import EXAMPLES, ObjectScan, S3Facts
 from backupcheck.checks import s3_rules
 from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
 from backupcheck.checks.registry import spec
+from backupcheck.checks.s3_report import from_report
 from backupcheck.clock import iso_full
 from backupcheck.model import Finding, Status
 from backupcheck.units import format_duration
@@ -325,7 +326,8 @@ def freshness(facts: S3Facts) -> Finding:
 def _sample_text(facts: S3Facts) -> str:
     """What a sampled check saw: never a claim about the objects it did not examine."""
     scan = _scan(facts)
-    return (f"examined {len(scan.heads)} of {scan.current} current versions (HEAD): more than "
+    how = "inventory report" if scan.report else "HEAD"
+    return (f"examined {len(scan.heads)} of {scan.current} current versions ({how}): more than "
             f"max_object_heads {facts.policy.max_object_heads}, so a sample (seed {scan.seed},"
             " another each run)")
 
@@ -340,5 +342,7 @@ def run_bucket_checks(facts: S3Facts) -> list[Finding]:
 
 
 def run_all(facts: S3Facts) -> list[Finding]:
-    """Every ``s3.*`` check, in registry order."""
-    return JUDGES.run(facts)
+    """Every ``s3.*`` check, in registry order (from an inventory report: see
+    :mod:`backupcheck.checks.s3_report`)."""
+    return from_report(facts, JUDGES.run(facts),
+                       lambda check_id, again: JUDGES.run(again, only=lambda i: i == check_id)[0])

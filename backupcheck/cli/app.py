@@ -19,6 +19,7 @@ from backupcheck.cli.manifest_command import manifest_build
 from backupcheck.cli.output import stderr_console
 from backupcheck.cli.report_commands import audit, audit_verify, history, trend
 from backupcheck.cli.run_commands import demo, drill, inventory, verify
+from backupcheck.cli.signals import exit_interrupted, install_signal_handlers, interrupted_code
 
 log = logging.getLogger("backupcheck")
 
@@ -60,11 +61,20 @@ def main_options(
 
 
 def main() -> None:
+    install_signal_handlers()
+    code: int | str | None = 0
     try:
         app()
     except KeyboardInterrupt:
+        # outside a command's own handling (typer mostly catches it first, see output.guarded)
         stderr_console().print("backupcheck: interrupted", markup=False)
-        sys.exit(130)
+        code = interrupted_code() or 130
+    except SystemExit as stop:
+        code = stop.code
+    interrupted = interrupted_code()
+    if interrupted is not None:
+        exit_interrupted(interrupted)
+    sys.exit(code)
 
 
 for command in (inventory, verify, drill, demo, history, trend):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,11 @@ from backupcheck.checks.selection import CheckSelection, parse_selection
 from backupcheck.cli.output import guarded, print_error
 from backupcheck.config import BrokenClient, default_plan, load_clients, load_estate, load_plan
 from backupcheck.engine import broken_client_result, with_clients
+from backupcheck.errors import BackupcheckError
+from backupcheck.history import HistoryStore, open_history
 from backupcheck.model import Client, Plan, RunReport
 from backupcheck.settings import Settings, check_mutes, load_settings, settings_path
+from backupcheck.shards import balance_cutoff, drill_seconds, parse_shard, select
 
 
 class Format(enum.StrEnum):
@@ -32,7 +36,12 @@ TargetsOpt = Annotated[Path, typer.Option("--targets", help="Directory of client
 ClientOpt = Annotated[list[str] | None, typer.Option("--client",
                                                      help="Only this client (repeatable).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
-HistoryOpt = Annotated[Path, typer.Option("--history", help="History directory.")]
+HistoryOpt = Annotated[str | None, typer.Option(
+    "--history", metavar="DIR|s3://BUCKET/PREFIX", help="The history: a directory or an S3 "
+    "prefix (default: [history] url of the settings, else .backupcheck/history).")]
+BalanceHistoryOpt = Annotated[str | None, typer.Option(
+    "--history", metavar="DIR|s3://BUCKET/PREFIX", help="History read to balance --shard by "
+    "each client's last drill time (default as for drill).")]
 SettingsOpt = Annotated[Path | None, typer.Option(
     "--settings", metavar="FILE", help="Installation settings ([notify], [metrics], [mute]; "
     "default: backupcheck.toml beside the targets directory, when there is one).")]
@@ -46,6 +55,11 @@ DEFAULT_TARGETS = Path("targets")
 DEFAULT_HISTORY = Path(".backupcheck/history")
 DEFAULT_PLAN = Path("restore_tests/weekly.toml")
 
+ShardOpt = Annotated[str | None, typer.Option(
+    "--shard", metavar="I/N", help="Run only the clients of shard I of N (0-based); I=auto "
+    "reads JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS "
+    "Batch array job).")]
+
 SinceOpt = Annotated[str | None, typer.Option(
     "--since", help="Only drills since this date (2026-11-01), UTC time (2026-11-01T03:00Z) "
     "or age (30d, 2w).")]
@@ -53,6 +67,41 @@ SinceOpt = Annotated[str | None, typer.Option(
 
 def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
+
+
+def shard_of(clients: list[Client], broken: list[BrokenClient], text: str | None,
+             history: HistoryStore | None, moment: datetime
+             ) -> tuple[list[Client], list[BrokenClient], str]:
+    """The clients (and files that did not load, by the name they are reported under) of
+    ``--shard``, all of them without it, and the shard's ``I/N`` ("")."""
+    if text is None:
+        return clients, broken, ""
+    shard = guarded(lambda: parse_shard(text))
+    names = sorted({*(c.name for c in clients), *(b.name for b in broken)})
+    weights: dict[str, float] = {}
+    if history is not None:
+        try:
+            weights = drill_seconds(history.read_runs([c.name for c in clients]),
+                                    balance_cutoff(moment))
+        except BackupcheckError as exc:  # an unreadable history: the hash split still holds
+            print_error(f"shard balance without the history: {exc}", "warning")
+    chosen = set(select(names, shard, weights))
+    return ([c for c in clients if c.name in chosen], [b for b in broken if b.name in chosen],
+            str(shard))
+
+
+def history_from(explicit: str | None, settings: Settings) -> HistoryStore:
+    """``--history``, else ``[history] url``, else the default directory; an ``s3://``
+    history gets ``[history] profile`` and ``endpoint_url``."""
+    chosen = settings.history
+    location = explicit or chosen.url or str(DEFAULT_HISTORY)
+    return guarded(lambda: open_history(location, profile=chosen.profile,
+                                        endpoint_url=chosen.endpoint_url))
+
+
+def report_settings(explicit: Path | None) -> Settings:
+    """Settings for the commands that read only the history (``history``, ``trend``)."""
+    return guarded(lambda: load_settings(settings_path(DEFAULT_TARGETS, explicit)))
 
 
 def estate_from(targets: Path, client: list[str] | None) -> tuple[list[Client],

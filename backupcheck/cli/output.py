@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -56,8 +57,11 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except BackupcheckError as exc:
         raise fail(str(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+    except KeyboardInterrupt as stop:
+        # SIGINT or SIGTERM (cli/signals.py): one line; main() ends the process at once
+        stderr_console().print("backupcheck: interrupted", markup=False, highlight=False)
+        raise typer.Exit(143 if getattr(stop, "signum", None) == signal.SIGTERM else 130) \
+            from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         log.debug("unexpected error", exc_info=True)
         raise fail(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0], 1) from None

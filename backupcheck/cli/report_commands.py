@@ -14,7 +14,6 @@ from backupcheck.audit.sshsig import load_signing_key
 from backupcheck.audit.verify_pack import verify_pack
 from backupcheck.cli.alerts import combined_exit
 from backupcheck.cli.options import (
-    DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
     ClientOpt,
@@ -26,7 +25,9 @@ from backupcheck.cli.options import (
     TargetsOpt,
     TrendFormat,
     clients_from,
+    history_from,
     plan_from,
+    report_settings,
     settings_from,
 )
 from backupcheck.cli.output import (
@@ -61,7 +62,7 @@ def audit(
                                              "missing).")] = None,
     targets: TargetsOpt = DEFAULT_TARGETS,
     fmt: FormatOpt = Format.table,
-    history: HistoryOpt = DEFAULT_HISTORY,
+    history: HistoryOpt = None,
     plan: Annotated[Path, typer.Option("--plan", help="Restore plan (for --run-drill and "
                                        "restic check).")] = DEFAULT_PLAN,
     run_drill: Annotated[bool, typer.Option("--run-drill", help="Run a drill now and use it "
@@ -101,11 +102,13 @@ def audit(
     signing_key = guarded(lambda: load_signing_key(sign_key, passphrase())) \
         if sign_key is not None else None
     (chosen_client,) = clients_from(targets, [client])
-    mutes = settings_from(targets, settings, [chosen_client], [client]).mutes
+    installation = settings_from(targets, settings, [chosen_client], [client])
+    mutes = installation.mutes
     gone = expired(mutes, now_utc().date())
     chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
     options = AuditOptions(
-        out=out, history_dir=history, plan=chosen_plan, run_drill=run_drill,
+        out=out, history_dir=history_from(history, installation), plan=chosen_plan,
+        run_drill=run_drill,
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
         plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age,
         signing_key=signing_key)
@@ -146,20 +149,23 @@ def audit_verify(
 
 
 def history(
-    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    history_dir: HistoryOpt = None,
     client: ClientOpt = None,
     since: SinceOpt = None,
     fmt: FormatOpt = Format.table,
+    settings: SettingsOpt = None,
 ) -> None:
     """Past drills per client and target: throughput, estimated full restore vs RTO."""
-    result = guarded(lambda: history_command(history_dir, client, since, fmt.value))
+    store = history_from(history_dir, report_settings(settings))
+    result = guarded(lambda: history_command(store, client, since, fmt.value))
     print_output(guarded(lambda: history_output(result, fmt.value)))
     raise typer.Exit(0)
 
 
 def trend(
-    history_dir: HistoryOpt = DEFAULT_HISTORY,
+    history_dir: HistoryOpt = None,
     client: ClientOpt = None,
+    settings: SettingsOpt = None,
     fmt: Annotated[TrendFormat, typer.Option("--format", help="Output format.")] = (
         TrendFormat.table),
     out: Annotated[Path | None, typer.Option("--out", help="Write the output to this file "
@@ -171,7 +177,8 @@ def trend(
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
-    result = guarded(lambda: trend_command(history_dir, client, fmt.value,
+    store = history_from(history_dir, report_settings(settings))
+    result = guarded(lambda: trend_command(store, client, fmt.value,
                                            fail_on_regression, chart))
     output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty

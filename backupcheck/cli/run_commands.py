@@ -11,9 +11,9 @@ import typer
 from backupcheck.checks.registry import ids_of
 from backupcheck.cli.alerts import RunAlerts, finish_run
 from backupcheck.cli.options import (
-    DEFAULT_HISTORY,
     DEFAULT_PLAN,
     DEFAULT_TARGETS,
+    BalanceHistoryOpt,
     ChecksOpt,
     ClientOpt,
     ExcludeChecksOpt,
@@ -21,11 +21,14 @@ from backupcheck.cli.options import (
     FormatOpt,
     HistoryOpt,
     SettingsOpt,
+    ShardOpt,
     TargetsOpt,
     estate_from,
+    history_from,
     plan_from,
     selection_from,
     settings_from,
+    shard_of,
     with_broken,
 )
 from backupcheck.cli.output import emit, fail, guarded, progress_bar, show_progress, stderr_console
@@ -35,7 +38,6 @@ from backupcheck.commands.drill import drill as run_drill
 from backupcheck.commands.inventory import inventory as run_inventory
 from backupcheck.commands.verify import verify as run_verify
 from backupcheck.demo import run_demo
-from backupcheck.history import HistoryStore
 from backupcheck.report.text import visible
 
 #: the checks each command can report (``--checks`` must keep one of them)
@@ -50,14 +52,18 @@ def inventory(
     out: Annotated[Path | None, typer.Option("--out", help="Write every object version / "
                                              "snapshot as Parquet.")] = None,
     settings: SettingsOpt = None,
+    shard: ShardOpt = None,
+    history: BalanceHistoryOpt = None,
 ) -> None:
     """List every backup set per client, with its storage settings."""
     clients, broken = estate_from(targets, client)
-    settings_from(targets, settings, clients, client)  # checked like every run's; unused here
+    installation = settings_from(targets, settings, clients, client)  # checked like any run's
+    clients, broken, shard_name = shard_of(clients, broken, shard,
+                                           history_from(history, installation), now_utc())
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
-    emit(with_broken(report, broken), fmt)
+    emit(replace(with_broken(report, broken), shard=shard_name), fmt)
 
 
 def verify(
@@ -73,10 +79,14 @@ def verify(
     settings: SettingsOpt = None,
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
+    shard: ShardOpt = None,
+    history: BalanceHistoryOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
+    clients, broken, shard_name = shard_of(clients, broken, shard,
+                                           history_from(history, installation), now_utc())
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
@@ -86,7 +96,7 @@ def verify(
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
                                                    seed=seed, selection=selection))
-    finish_run(with_broken(report, broken), fmt, alerts)
+    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts)
 
 
 def drill(
@@ -98,12 +108,13 @@ def drill(
                                              "(default: from the date and time).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel restore streams "
                                              "per target (default: the plan's).")] = None,
-    history: HistoryOpt = DEFAULT_HISTORY,
+    history: HistoryOpt = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this "
                                              "drill.")] = False,
     settings: SettingsOpt = None,
     checks: ChecksOpt = None,
     exclude_checks: ExcludeChecksOpt = None,
+    shard: ShardOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
     clients, broken = estate_from(targets, client)
@@ -111,16 +122,18 @@ def drill(
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
+    store = history_from(history, installation)
+    clients, broken, shard_name = shard_of(clients, broken, shard, store, moment)
     options = DrillOptions(
         plan=chosen, seed=seed,
-        jobs=jobs or chosen.jobs, history=None if no_history else HistoryStore(history),
+        jobs=jobs or chosen.jobs, history=None if no_history else store,
         now=moment)
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
     alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
                                                   selection=selection))
-    finish_run(with_broken(report, broken), fmt, alerts,
+    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts,
                record=lambda shown: record_history(options, shown))
 
 

@@ -38,7 +38,7 @@ from backupcheck.commands.inventory import inventory
 from backupcheck.commands.verify import verify
 from backupcheck.engine import Progress
 from backupcheck.errors import HistoryError, UsageError
-from backupcheck.history import RUNS_SCHEMA, HistoryStore, rows_from_report
+from backupcheck.history import RUNS_SCHEMA, HistoryStore, open_history, rows_from_report
 from backupcheck.model import Client, ClientResult, RunReport, TargetResult
 from backupcheck.mutes import apply_mutes, mute_client
 from backupcheck.report.html import render_audit_html
@@ -118,7 +118,7 @@ def collect(client: Client, options: AuditOptions, *,
             progress: Progress | None = None) -> AuditFacts:
     """Run what the audit needs and gather every figure with where it came from."""
     moment = as_utc(options.now) if options.now else now_utc()
-    store = HistoryStore(options.history_dir)
+    store = open_history(options.history_dir)
     history = store.read_runs([client.name])
     if history.num_rows == 0 and not options.run_drill:
         raise UsageError(f"no drills of client {client.name!r} in the history "

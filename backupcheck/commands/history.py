@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backupcheck.commands.options import check_format, parse_since
-from backupcheck.history import HistoryStore
+from backupcheck.history import HistoryStore, open_history
 from backupcheck.trend import HISTORY_FORMATS, HistoryResult
 
 
-def history_command(history: Path, clients: Sequence[str] | None = None,
+def history_command(history: Path | str | HistoryStore, clients: Sequence[str] | None = None,
                     since: str | None = None, fmt: str = "table") -> HistoryResult:
     """The runs rows of ``clients`` (all when None) since ``since`` (see :func:`parse_since`).
 
@@ -19,5 +19,6 @@ def history_command(history: Path, clients: Sequence[str] | None = None,
     check_format(fmt, HISTORY_FORMATS)
     moment = parse_since(since) if since else None
     chosen = tuple(clients) if clients else ()
-    runs = HistoryStore(history).read_runs(list(chosen) if chosen else None, moment)
-    return HistoryResult(history=history, runs=runs, clients=chosen, since=moment)
+    store = open_history(history)
+    runs = store.read_runs(list(chosen) if chosen else None, moment)
+    return HistoryResult(history=str(store), runs=runs, clients=chosen, since=moment)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from backupcheck.commands.options import check_format
 from backupcheck.errors import UsageError
-from backupcheck.history import HistoryStore
+from backupcheck.history import HistoryStore, open_history
 from backupcheck.trend import CHART_SUFFIXES, TREND_FORMATS, TrendResult, compute_trends
 
 
-def trend_command(history: Path, clients: Sequence[str] | None = None, fmt: str = "table",
+def trend_command(history: Path | str | HistoryStore, clients: Sequence[str] | None = None,
+                  fmt: str = "table",
                   fail_on_regression: float | None = None,
                   chart: Path | None = None) -> TrendResult:
     """The trends of ``clients`` (all when None); exit 1 on a regression (when asked for
@@ -29,6 +30,7 @@ def trend_command(history: Path, clients: Sequence[str] | None = None, fmt: str 
                          f"got {fail_on_regression!r}")
     if chart is not None and chart.suffix.lower() not in CHART_SUFFIXES:
         raise UsageError(f"--chart: {chart} must end in .png or .svg")
-    runs = HistoryStore(history).read_runs(list(clients) if clients else None)
-    return TrendResult(history=history, trends=tuple(compute_trends(runs, fail_on_regression)),
+    store = open_history(history)
+    runs = store.read_runs(list(clients) if clients else None)
+    return TrendResult(history=str(store), trends=tuple(compute_trends(runs, fail_on_regression)),
                        threshold_pct=fail_on_regression)

@@ -17,7 +17,7 @@ globex     S3 ``globex-files`` (SSE-KMS, manifest kept in   the newest file's cu
                                                             s3.objects.overwritten warns
 initech    S3 ``initech-offsite`` (a Veeam chain, reached   the offsite link is slow: the
            over a 256 KiB/s-per-stream link), restic        estimated full restore breaks the
-           ``initech-fileserver`` on local disk             30 s RTO: restore.rto fails
+           ``initech-fileserver`` on local disk             15 s RTO: restore.rto fails
 =========  ===============================================  ==================================
 
 Everything else passes, except what SPEC makes a warning: a restic repository on local disk
@@ -65,7 +65,7 @@ from backupcheck.manifest.load import load_manifest
 
 #: bytes per second per connection of initech's "offsite link" (the demo server's proxy)
 OFFSITE_LINK_BYTES_PER_S = 256 * KiB
-INITECH_RTO = "30s"
+INITECH_RTO = "15s"
 
 Notify = Callable[[str], None]
 

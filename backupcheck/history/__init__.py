@@ -13,9 +13,12 @@ partition column; every reader that understands Hive partitioning (pyarrow, Duck
 
 The parts: :mod:`.schema` (the datasets' shape and partition names), :mod:`.rows` (rows from
 a drill report) and :mod:`.store` (:class:`HistoryStore`: crash-safe appends, compaction,
-reads). This package only re-exports them; none of them imports it back.
+reads), :mod:`.s3store` (the same store on ``s3://bucket/prefix``, through the history's
+own guarded client in :mod:`.s3guard`) and :mod:`.locate` (which of the two a location
+names). This package only re-exports them; none of them imports it back.
 """
 
+from backupcheck.history.locate import open_history
 from backupcheck.history.rows import (
     findings_from_report,
     manifest_check_from_row,
@@ -41,6 +44,7 @@ __all__ = [
     "HistoryStore",
     "findings_from_report",
     "manifest_check_from_row",
+    "open_history",
     "partition_dir",
     "rows_from_report",
 ]

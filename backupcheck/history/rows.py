@@ -73,6 +73,10 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                 # no estimate (nothing could be read) is null, not a 0 s "improvement"
                 "estimated_full_restore_seconds": (restore.estimated_full_restore_seconds
                                                    if restore.estimate_method else None),
+                "estimate_low_seconds": (restore.estimate_low_seconds
+                                         if restore.estimate_method else None),
+                "estimate_high_seconds": (restore.estimate_high_seconds
+                                          if restore.estimate_method else None),
                 "rto_seconds": restore.rto_seconds, "coverage": restore.coverage,
                 **_estimate_columns(restore.estimate_method), "tool_version": __version__,
                 "manifest": restore.manifest.location,
@@ -80,7 +84,7 @@ def rows_from_report(run_id: str, started_at: datetime, report: RunReport,
                 "manifest_detail": restore.manifest.detail,
                 "missing": restore.manifest.missing,
                 "size_differs": restore.manifest.size_differs,
-                **_slice_columns(target.checks),
+                **_slice_columns(target.checks), "shard": report.shard,
             })
             files.extend(
                 {**key, "path": f.path, "size": f.size, "xxh3_128": f.xxh3_128 or None,

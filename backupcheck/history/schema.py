@@ -41,6 +41,9 @@ RUNS_SCHEMA = pa.schema([
     ("total_bytes", pa.int64()),
     ("total_files", pa.int64()),
     ("estimated_full_restore_seconds", pa.float64()),
+    #: the estimate's interval (null in rows written before it existed: the point is both)
+    ("estimate_low_seconds", pa.float64()),
+    ("estimate_high_seconds", pa.float64()),
     ("rto_seconds", pa.float64()),
     ("coverage", pa.float64()),
     ("estimate_method", pa.string()),
@@ -59,6 +62,8 @@ RUNS_SCHEMA = pa.schema([
     #: ``read_data_subset = "rotate/N"``: the slice ``restic check`` read (null: none)
     ("read_data_slice", pa.int64()),
     ("read_data_slices", pa.int64()),
+    #: ``I/N`` when the drill was shard I of N (``--shard``), else ""
+    ("shard", pa.string()),
 ])
 
 #: one row per sampled file per drill; ``result`` is a :class:`backupcheck.model.FileOutcome`

@@ -128,6 +128,9 @@ class HistoryStore:
         self.files_dir = self.root / "files"
         self.findings_dir = self.root / "findings"
 
+    def __str__(self) -> str:
+        return str(self.root)
+
     # ------------------------------------------------------------------ writing
 
     def append(self, run_id: str, started_at: datetime, report: RunReport,

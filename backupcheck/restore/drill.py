@@ -33,7 +33,14 @@ from backupcheck.model import (
     Target,
 )
 from backupcheck.restore.completeness import check_manifest
-from backupcheck.restore.estimate import estimate_full_restore
+from backupcheck.restore.estimate import (
+    Estimate,
+    TtfbPaid,
+    estimate_full_restore,
+    nothing_to_restore,
+    probe_from_files,
+)
+from backupcheck.restore.probe import probe_streams
 from backupcheck.restore.sampler import choose_sample
 from backupcheck.restore.stream import DEFAULT_IDLE_TIMEOUT, Watchdog, restore_one
 from backupcheck.restore.truth import NAME_NOT_FAITHFUL, GroundTruth, unfaithful
@@ -131,10 +138,34 @@ def _restore_one(backend: Backend, catalog: Catalog, truth: GroundTruth, watchdo
     return replace(result, mtime_ns=epoch_ns(entry.mtime), version_id=entry.version_id)
 
 
+def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry],
+              files: Sequence[FileResult], streams: int, listing_seconds: float,
+              seed: int) -> Estimate | None:
+    """The RTO model from a probe of the files that restored; None when none did."""
+    if catalog.total_files == 0:
+        return nothing_to_restore()
+    read = {f.path for f in files if f.result.restored}
+    readable = [e for e in entries if e.path in read]
+    probe = probe_streams(lambda entry: backend.open_file(catalog, entry), readable, streams)
+    note = "timed alone and on restore_streams streams together"
+    if probe is None:  # the files restored once but not again: their first timings
+        probe, note = probe_from_files(files, streams), "the verification's own timings"
+    if probe is None:
+        return None
+    # how the reader's time to first byte maps onto a real restore (estimate.TtfbPaid)
+    paid: TtfbPaid = "once" if getattr(backend, "ttfb_paid", "") == "once" else "per_file"
+    estimate = estimate_full_restore(probe, catalog.total_files, catalog.total_bytes,
+                                     paid=paid, listing_seconds=listing_seconds, seed=seed)
+    estimate.method["probe"]["timings"] = note
+    return estimate
+
+
 def restore_target(client: Client, target: Target, backend: Backend, options: DrillOptions,
                    seed: int, now: datetime) -> tuple[RestoreResult, list[Finding]]:
     plan = options.plan
+    listed = time.monotonic()
     catalog: Catalog = backend.catalog(plan, seed, now)
+    listing_seconds = time.monotonic() - listed
     verified_before: set[CoverageKey | None] = set()
     if options.history is not None:
         verified_before = {coverage_key(*row) for row in
@@ -158,8 +189,8 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         watchdog.close()
     wall = time.monotonic() - started
     moved = sum(f.bytes for f in files)
-    estimate = estimate_full_restore(files, catalog.total_files, catalog.total_bytes,
-                                     options.jobs)
+    estimate = _estimate(backend, catalog, sample.entries, files, plan.restore_streams,
+                         listing_seconds, seed)
     # this drill's own proof counts even for a file nothing identifies beyond this run
     ok_now: set[object] = {coverage_key(f.path, f.size, f.mtime_ns, f.version_id)
                            or (f.path, f.size) for f in files if f.result is FileOutcome.OK}
@@ -170,6 +201,7 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
     if method:
         method["ground_truth"] = truth.description
         method["sample_notes"] = list(sample.notes)
+        method["sampled"] = sample.description(catalog.entries)
     sampled_paths = {f.path for f in files}
     result = RestoreResult(
         seed=seed,
@@ -186,6 +218,8 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         total_bytes=catalog.total_bytes,
         total_files=catalog.total_files,
         estimated_full_restore_seconds=estimate.seconds if estimate else 0.0,
+        estimate_low_seconds=estimate.low_seconds if estimate else 0.0,
+        estimate_high_seconds=estimate.high_seconds if estimate else 0.0,
         rto_seconds=client.rto_seconds,
         coverage=min(1.0, covered / catalog.total_files) if catalog.total_files else 0.0,
         retries=sum(f.retries for f in files),

@@ -1,70 +1,141 @@
-"""Estimating how long a full restore of the chosen backup would take.
+"""Estimating how long a full restore of the chosen backup would take, with an interval.
 
-A real full restore pays restic's start-up and index load once, not once per file, so
-per-file process start-ups are not extrapolated. Each file is timed from its first byte;
-``seconds = a + b * bytes`` is fitted over those timings (least squares; plain throughput
-when fewer than three usable files or a degenerate fit), and the estimate is one start-up
-(the median time to first byte) plus ``(a * files + b * bytes)`` spread over the parallel
-streams. Many small files then cost their per-file overhead ``a``, big ones their bytes.
+The model is the same for every kind and knows nothing of how bytes are fetched::
+
+    seconds = once + (files * per_file + bytes / stream_rate) / streams
+
+``streams`` is the plan's ``restore_streams`` (what ``restic restore`` and ``aws s3 sync``
+use), never the drill's ``--jobs``. ``per_file`` and ``stream_rate`` are measured by the
+probe (:mod:`backupcheck.restore.probe`) with all ``streams`` reading at once, so a link they
+share (its rate split between them) and a far endpoint (every request waits) are in the
+figures; the same reads on one stream alone give the saturation shown in the evidence.
+
+How the measured time to first byte maps onto a real restore is the reader's to say:
+
+* ``per_file`` (an S3 GET, a pack fetch): every file or object pays it on its stream;
+* ``once`` (``restic dump``: process start-up and index load): a real restore pays it once,
+  plus the listing of the backup's files (a restore walks the same trees).
+
+The interval is a bootstrap over the probed files (their times to first byte and throughput
+resampled), widened to at least -20 % / +25 % of the point: the error the benchmark
+(``benchmarks/bench_rto.py``) allows the model.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from backupcheck.model import FileResult
+from backupcheck.restore.probe import Probe, Read
+
+TtfbPaid = Literal["per_file", "once"]
 
 _TIMED = {"ok", "unproven", "digest", "size"}
+BOOTSTRAP_ROUNDS = 400
+LOW_QUANTILE, HIGH_QUANTILE = 0.05, 0.95
+#: the interval is never narrower than this around the point (the model's own error)
+LOW_FLOOR, HIGH_FLOOR = 0.8, 1.25
+
+
+@dataclass(frozen=True)
+class RestoreCosts:
+    """What one full restore pays, whatever fetches the bytes."""
+
+    once_seconds: float
+    per_file_seconds: float
+    stream_bytes_per_second: float
+    streams: int
+
+    def seconds(self, files: int, total_bytes: int) -> float:
+        rate = self.stream_bytes_per_second
+        moving = total_bytes / rate if rate > 0 else 0.0
+        return self.once_seconds + (files * self.per_file_seconds + moving) / self.streams
 
 
 @dataclass(frozen=True)
 class Estimate:
     seconds: float
+    low_seconds: float
+    high_seconds: float
     method: dict[str, Any]
 
 
-def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
-    """Least-squares ``y = a + b x``; None when x does not vary."""
-    n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
-    if sxx <= 0:
-        return None
-    b = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
-    return mean_y - b * mean_x, b
+def _rate(reads: Sequence[Read]) -> float:
+    moved = sum(r.bytes for r in reads)
+    spent = sum(r.seconds for r in reads)
+    return moved / max(spent, 1e-6) if moved else 0.0
 
 
-def estimate_full_restore(files: Sequence[FileResult], total_files: int, total_bytes: int,
-                          streams: int) -> Estimate | None:
-    """None when nothing was read, so nothing can be extrapolated."""
-    timed = [f for f in files if f.result in _TIMED]
-    if not timed:
-        return None
-    startup = statistics.median(f.ttfb_seconds for f in timed)
-    streams = max(1, streams)
-    moved = sum(f.bytes for f in timed)
-    spent = sum(f.seconds for f in timed)
-    fit = fit_line([(float(f.bytes), f.seconds) for f in timed]) if len(timed) >= 3 else None
-    if fit is not None and fit[1] > 0:
-        a, b = max(0.0, fit[0]), fit[1]
-        method = "linear fit seconds = a + b*bytes over per-file timings from first byte"
-    else:
-        a, b = 0.0, (spent / moved if moved else 0.0)
-        method = "plain throughput (fewer than three files or a degenerate fit)"
-    seconds = startup + (a * total_files + b * total_bytes) / streams
-    return Estimate(seconds, {
-        "method": method,
-        "startup_seconds": round(startup, 6),
-        "a_seconds_per_file": a,
-        "b_seconds_per_byte": b,
-        "files_timed": len(timed),
-        "bytes_timed": moved,
+def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float) -> RestoreCosts:
+    ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
+    rate = _rate(probe.together_bytes)
+    if paid == "per_file":
+        return RestoreCosts(0.0, ttfb, rate, probe.streams)
+    once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
+    return RestoreCosts(once, 0.0, rate, probe.streams)
+
+
+def _resampled(probe: Probe, rng: random.Random) -> Probe:
+    def pick(reads: tuple[Read, ...]) -> tuple[Read, ...]:
+        return tuple(rng.choices(reads, k=len(reads)))
+
+    return Probe(pick(probe.alone), pick(probe.together_bytes),
+                 pick(probe.together_requests), probe.streams, probe.files)
+
+
+def probe_from_files(files: Sequence[FileResult], streams: int) -> Probe | None:
+    """The verification's own timings as a probe (when no probe could be run)."""
+    reads = tuple(Read(f.bytes, f.ttfb_seconds, f.seconds) for f in files
+                  if f.result in _TIMED)
+    return Probe(reads, reads, reads, max(1, streams), len(reads)) if reads else None
+
+
+def nothing_to_restore() -> Estimate:
+    """A backup without a regular file: a full restore moves no data."""
+    return Estimate(0.0, 0.0, 0.0, {
+        "method": "nothing to restore: the backup holds no regular file (from its listing)",
+        "total_files": 0, "total_bytes": 0})
+
+
+def estimate_full_restore(probe: Probe, total_files: int, total_bytes: int, *,
+                          paid: TtfbPaid = "per_file", listing_seconds: float = 0.0,
+                          seed: int = 0) -> Estimate:
+    """The point estimate and its bootstrap interval for the whole backup."""
+    costs = _costs(probe, paid, listing_seconds)
+    point = costs.seconds(total_files, total_bytes)
+    rng = random.Random(seed)
+    rounds = sorted(_costs(_resampled(probe, rng), paid, listing_seconds)
+                    .seconds(total_files, total_bytes) for _ in range(BOOTSTRAP_ROUNDS))
+    low = min(rounds[int(LOW_QUANTILE * (len(rounds) - 1))], point * LOW_FLOOR)
+    high = max(rounds[int(HIGH_QUANTILE * (len(rounds) - 1))], point * HIGH_FLOOR)
+    alone_rate = _rate(probe.alone)
+    alone_ttfb = statistics.fmean(r.ttfb_seconds for r in probe.alone)
+    return Estimate(point, low, high, {
+        "method": "restore model: once + (files * per_file + bytes / stream_rate) / streams",
+        "time_to_first_byte_paid": paid,
+        "once_seconds": round(costs.once_seconds, 6),
+        "per_file_seconds": round(costs.per_file_seconds, 6),
+        "stream_bytes_per_second": round(costs.stream_bytes_per_second, 1),
+        "restore_streams": costs.streams,
+        "listing_seconds": round(listing_seconds, 6),
         "total_files": total_files,
         "total_bytes": total_bytes,
-        "streams": streams,
-        "formula": "startup + (a*total_files + b*total_bytes) / streams",
+        "interval": f"bootstrap {LOW_QUANTILE:.0%}-{HIGH_QUANTILE:.0%} over the probed files "
+                    f"({BOOTSTRAP_ROUNDS} rounds), at least -20 %/+25 % of the point",
+        "estimate_low_seconds": round(low, 3),
+        "estimate_high_seconds": round(high, 3),
+        "probe": {
+            "files": probe.files, "alone_reads": len(probe.alone),
+            "together_reads": len(probe.together_bytes) + len(probe.together_requests),
+            "alone_bytes_per_second": round(alone_rate, 1),
+            "alone_ttfb_seconds": round(alone_ttfb, 6),
+            # how much faster all streams together move bytes than one alone (1 = a shared
+            # link already full with one stream; streams = no sharing at all)
+            "bytes_speedup": round(costs.streams * costs.stream_bytes_per_second
+                                   / alone_rate, 3) if alone_rate else None,
+        },
     })

@@ -15,6 +15,7 @@ so the other targets, and the rest of this one, still run.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -156,7 +157,7 @@ class GroundTruth:
 
     def _from_source(self, entry: CatalogEntry) -> tuple[Expected | None, str]:
         assert self.source_root is not None
-        live = self.source_root / entry.path
+        live = self.source_root / (os.fsdecode(entry.raw_path) if entry.raw_path else entry.path)
         try:
             stat = live.lstat()
         except OSError:

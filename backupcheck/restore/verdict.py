@@ -140,12 +140,26 @@ def _ok(result: RestoreResult) -> list[FileResult]:
 
 
 def rto_finding(result: RestoreResult) -> Finding:
-    evidence = {"estimated_full_restore_seconds": round(result.estimated_full_restore_seconds, 3),
-                "rto_seconds": result.rto_seconds, **dict(result.estimate_method)}
+    """``restore.rto``: fail when even the low end of the estimate exceeds the RTO, warn when
+    only the high end does; a backup with no regular file has nothing to restore."""
+    estimate, rto = result.estimated_full_restore_seconds, result.rto_seconds
+    low, high = result.estimate_low_seconds, result.estimate_high_seconds
+    evidence = {"estimated_full_restore_seconds": round(estimate, 3),
+                "estimate_low_seconds": round(low, 3), "estimate_high_seconds": round(high, 3),
+                "rto_seconds": rto, **dict(result.estimate_method)}
     if not result.estimate_method:
         return finding("restore.rto", Status.ERROR,
                        "cannot estimate the restore time: no sampled file could be read",
                        evidence)
-    estimate, rto = result.estimated_full_restore_seconds, result.rto_seconds
-    text = f"estimated full restore {format_duration(estimate)} (rto {format_duration(rto)})"
-    return finding("restore.rto", Status.FAIL if estimate > rto else Status.PASS, text, evidence)
+    if result.total_files == 0:
+        return finding("restore.rto", Status.PASS,
+                       f"nothing to restore: the backup holds no regular file (estimate 0s "
+                       f"from its listing; rto {format_duration(rto)})", evidence)
+    text = (f"estimated full restore {format_duration(estimate)} "
+            f"({format_duration(low)}-{format_duration(high)}; rto {format_duration(rto)})")
+    if low > rto:
+        return finding("restore.rto", Status.FAIL, text, evidence)
+    if high > rto:
+        return finding("restore.rto", Status.WARN, f"{text}: the upper end exceeds the rto",
+                       evidence)
+    return finding("restore.rto", Status.PASS, text, evidence)

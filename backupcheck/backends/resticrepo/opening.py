@@ -13,7 +13,7 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 
-from backupcheck.backends.restic_output import redact_repository, storage_kind
+from backupcheck.backends.restic_output import NATIVE_KINDS, redact_repository, storage_kind
 from backupcheck.backends.resticrepo.keys import WrongPassword
 from backupcheck.backends.resticrepo.repo import Repository, RepositoryError
 from backupcheck.backends.resticrepo.storage import (
@@ -21,14 +21,13 @@ from backupcheck.backends.resticrepo.storage import (
     Storage,
     StorageError,
     StorageMissing,
+    StorageUnreachable,
 )
 from backupcheck.backends.resticrepo.storage_rest import RestStorage
 from backupcheck.backends.resticrepo.storage_s3 import S3Storage
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import ResticTarget
 
-#: repository kinds this reader reads itself; every other kind goes through the restic binary
-NATIVE_KINDS = ("local", "s3", "rest")
 PASSWORD_COMMAND_TIMEOUT = 60.0
 
 
@@ -112,10 +111,15 @@ def open_repository(target: ResticTarget, environ: Mapping[str, str] | None = No
         storage.close()
         raise TargetUnavailable(f"wrong password for restic repository {location} "
                                 f"(password from {password_source(target)})") from None
-    except StorageMissing:
+    except StorageMissing as exc:
         storage.close()
-        raise TargetUnavailable(f"no restic repository at {location}: no repository config "
-                                "found") from None
+        why = "the bucket does not exist" if "bucket" in str(exc) else \
+            "no repository config found"
+        raise TargetUnavailable(f"no restic repository at {location}: {why}") from None
+    except StorageUnreachable as exc:
+        storage.close()
+        raise TargetUnavailable(f"restic repository {location} is unreachable: "
+                                f"{exc}") from None
     except (StorageError, RepositoryError) as exc:
         storage.close()
         raise TargetUnavailable(f"restic repository {location} cannot be read: "

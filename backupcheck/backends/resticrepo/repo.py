@@ -50,13 +50,15 @@ class Repository:
 
     def __init__(self, storage: Storage, password: bytes, *, workers: int = WORKERS) -> None:
         self.storage = storage
+        # the config first, as restic: no config means no repository (StorageMissing)
+        sealed_config = storage.read("config", "")
         self.key_id, self.key = open_master_key(storage, password)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restic-blob")
         self._workers = workers
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._trees: OrderedDict[str, list[TreeNode]] = OrderedDict()
-        self.config = self._read_config()
+        self.config = self._read_config(sealed_config)
 
     # ------------------------------------------------------------ unpacked files
 
@@ -70,8 +72,11 @@ class Repository:
         except (CryptoError, CompressionError, ValueError) as exc:
             raise RepositoryError(f"{kind}/{name or 'config'}: {exc}") from None
 
-    def _read_config(self) -> RepoConfigDoc:
-        doc = self.document("config", "")
+    def _read_config(self, sealed: bytes) -> RepoConfigDoc:
+        try:
+            doc = json.loads(unpack_document(decrypt(self.key, sealed)))
+        except (CryptoError, CompressionError, ValueError) as exc:
+            raise RepositoryError(f"config: {exc}") from None
         try:
             version = int(doc["version"])
             if version not in (1, 2):

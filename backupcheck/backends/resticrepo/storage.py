@@ -25,6 +25,10 @@ class StorageMissing(StorageError):
     """The repository file is not there."""
 
 
+class StorageUnreachable(StorageError):
+    """The storage did not answer (connection refused, timed out, name not found)."""
+
+
 class Storage(Protocol):
     """Read access to one repository's files (see the module docstring)."""
 

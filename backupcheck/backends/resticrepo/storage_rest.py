@@ -12,7 +12,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import urllib3
 
-from backupcheck.backends.resticrepo.storage import StorageError, StorageMissing, layout_path
+from backupcheck.backends.resticrepo.storage import (
+    StorageError,
+    StorageMissing,
+    StorageUnreachable,
+    layout_path,
+)
 
 API_V2 = "application/vnd.x.restic.rest.v2"
 POOL = 16
@@ -40,10 +45,15 @@ class RestStorage:
         try:
             answer = self.pool.request("GET", self.base + path, headers={**self.headers,
                                                                          **headers})
+        except (urllib3.exceptions.MaxRetryError, urllib3.exceptions.TimeoutError,
+                urllib3.exceptions.NewConnectionError) as exc:
+            raise StorageUnreachable(f"cannot read {path}: {exc}") from None
         except urllib3.exceptions.HTTPError as exc:
             raise StorageError(f"cannot read {path}: {exc}") from None
         if answer.status == 404:
             raise StorageMissing(f"{path} is missing")
+        if answer.status in (401, 403):
+            raise StorageError(f"access denied to {path}: HTTP {answer.status}")
         if answer.status not in (200, 206):
             raise StorageError(f"cannot read {path}: HTTP {answer.status}")
         return bytes(answer.data)

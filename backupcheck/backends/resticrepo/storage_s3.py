@@ -10,15 +10,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
 
 from backupcheck.backends.restic_output import parse_s3_repository
-from backupcheck.backends.resticrepo.storage import StorageError, StorageMissing, layout_path
+from backupcheck.backends.resticrepo.storage import (
+    StorageError,
+    StorageMissing,
+    StorageUnreachable,
+    layout_path,
+)
 from backupcheck.backends.s3guard import make_s3_client
 
 #: connections per client: the parallel ranged GETs of the blob reader share them
 POOL = 16
-_MISSING = {"NoSuchKey", "404", "NotFound"}
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+_UNREACHABLE = (ConnectionError, ConnectTimeoutError, ReadTimeoutError)
 
 
 class S3Storage:
@@ -53,6 +65,8 @@ class S3Storage:
                     name = item["Key"].rsplit("/", 1)[-1]
                     if name and not name.startswith("."):
                         found.append((name, int(item["Size"])))
+        except _UNREACHABLE as exc:
+            raise StorageUnreachable(f"cannot list {kind}/: {exc}") from None
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot list {kind}/ in s3://{self.bucket}: {exc}") from None
         return found
@@ -74,9 +88,13 @@ class S3Storage:
                 body.close()
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                raise StorageMissing(f"the bucket {self.bucket} does not exist") from None
             if code in _MISSING:
                 raise StorageMissing(f"{relative} is missing") from None
             raise StorageError(f"cannot read {relative}: {code or exc}") from None
+        except _UNREACHABLE as exc:
+            raise StorageUnreachable(f"cannot read {relative}: {exc}") from None
         except BotoCoreError as exc:
             raise StorageError(f"cannot read {relative}: {exc}") from None
         if length is not None and len(data) != length:
