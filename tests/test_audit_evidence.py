@@ -286,6 +286,17 @@ def test_a_pack_from_history_shows_the_expected_digest_of_a_mismatch(
     assert "manifest" in row.group(0)
 
 
+def test_report_generated_is_not_before_the_checks_it_reports(demo: Demo,
+                                                               tmp_path: Path) -> None:
+    result = audit_with(demo, "globex", demo.history, tmp_path / "pack")
+    audit = read_json(result)["audit"]
+    assert audit["generated_at"] >= audit["checks"]["at"]  # both ISO UTC, same format
+    page = page_of(result)
+    generated = re.search(r"<dt>Report generated</dt><dd>([^<]*)</dd>", page)
+    assert generated is not None
+    assert generated.group(1) >= audit["checks"]["at"][:16].replace("T", " ")
+
+
 # ---------------------------------------------------------------- findings history
 
 
