@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backupcheck.backends.restic_output import NATIVE_KINDS, READERS, storage_kind
+from backupcheck.backends.restic_output import reader_key
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration, parse_size
@@ -211,19 +211,14 @@ def _load_target(reader: _Reader) -> Target:
         if region is not None and not _REGION.match(region):
             raise reader.error("region", f"not a region name: {region!r}")
         target = S3Target(
-            name=name,
-            bucket=bucket,
-            prefix=reader.get("prefix", str, ""),
-            endpoint_url=endpoint_url,
-            region=region,
+            name=name, bucket=bucket, prefix=reader.get("prefix", str, ""),
+            endpoint_url=endpoint_url, region=region,
             profile=reader.get("profile", str),
             manifest=reader.get("manifest", str),
             inventory_report=reader.get("inventory_report", str),
         )
-        if target.inventory_report is not None and not re.match(
-                r"^s3://[^/\s]+/", target.inventory_report + "/"):
-            raise reader.error("inventory_report", "expected s3://bucket/prefix/ or "
-                               "s3://bucket/…/manifest.json")
+        if not re.match(r"^s3://[^/\s]+/", (target.inventory_report or "s3://b") + "/"):
+            raise reader.error("inventory_report", "expected s3://bucket/prefix/")
     else:
         env = reader.get("env", dict, {})
         for key, value in env.items():
@@ -248,17 +243,13 @@ def _load_target(reader: _Reader) -> Target:
             password_file=passwords["password_file"],
             password_command=passwords["password_command"],
             password_env=passwords["password_env"],
-            env=dict(env),
-            host=reader.get("host", str),
-            paths=reader.string_list("paths"),
-            tags=reader.string_list("tags"),
+            env=dict(env), host=reader.get("host", str),
+            paths=reader.string_list("paths"), tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
             source=reader.get("source", str),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
-            reader=reader.choice("reader", READERS, "auto"),  # type: ignore[arg-type]
+            reader=reader.converted("reader", reader_key(reader.get("repository", str)), "auto"),
         )
-        if target.reader == "native" and storage_kind(target.repository) not in NATIVE_KINDS:
-            raise reader.error("reader", "native reads only local, s3: and rest: repositories")
     reader.reject_unknown()
     return target
 

@@ -106,3 +106,21 @@ def test_reader_key_is_validated(tmp_path: Path) -> None:
         load_client(client("sftp:host:/srv/restic", "native"))
     with pytest.raises(ConfigError, match="reader.*must be one of"):
         load_client(client("/srv/restic", "fast"))
+
+
+def test_the_backend_exposes_the_exact_restore_objects(tmp_path: Path) -> None:
+    from backupcheck.backends.restic_backend import ResticBackend
+    from backupcheck.config import load_client
+
+    repo, _ = _estate(tmp_path, "fs1")
+    client = load_client(tmp_path / "targets" / "fs1.toml")
+    backend = ResticBackend(client, client.targets[0])  # type: ignore[arg-type]
+    try:
+        (snapshot,) = backend._snapshots()
+        objects = backend.restore_objects(snapshot.id)
+    finally:
+        backend.close()
+    assert objects is not None
+    on_disk = {str(p.relative_to(repo)): p.stat().st_size for p in repo.rglob("*")
+               if p.is_file() and not p.relative_to(repo).parts[0] == "locks"}
+    assert dict(objects) == on_disk  # one snapshot: everything but locks is needed

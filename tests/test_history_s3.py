@@ -168,6 +168,10 @@ def test_drill_history_trend_audit_on_s3_never_write_the_backup(
             .get("Contents", [])]
     assert not [k for k in live if k.rsplit("/", 1)[-1].startswith(".")]  # temp keys gone
     assert sum(k.startswith(PREFIX + "runs/client=acme/") for k in live) >= 2, live
+    # the findings dataset lives beside runs and files, so an audit from S3 has its history
+    assert sum(k.startswith(PREFIX + "findings/client=acme/") for k in live) >= 2, live
+    store = open_history(f"s3://{BUCKET}/{PREFIX}", endpoint_url=s3_server.url)
+    assert store.read_findings(["acme"]).num_rows > 0
 
     shown = run_cli("history", "--history", f"s3://{BUCKET}/{PREFIX}", "--settings", settings,
                     "--client", "acme", "--format", "json")
@@ -278,3 +282,23 @@ def test_history_bucket_missing_is_an_error_not_a_pass(tmp_path: Path,
     with pytest.raises(Exception, match="no-such-history-bucket"):
         store.append_rows([{"run_id": "r", "started_at": datetime.now(UTC), "client": "c",
                             "target": "t"}])
+
+
+def test_one_client_read_lists_and_fetches_only_its_partition(s3_server: S3Server,
+                                                              history_bucket: Any) -> None:
+    store = S3HistoryStore(location(s3_server, "pruned/"))
+    moment = datetime(2026, 11, 1, tzinfo=UTC)
+    store.append_rows([{"run_id": f"r{c}", "started_at": moment, "client": c, "target": "t",
+                        "seconds": 1.0} for c in ("a", "b", "c")])
+    sent: list[tuple[str, dict[str, Any]]] = []
+    store.client.meta.events.register(
+        "before-parameter-build.s3",
+        lambda params, model, **_: sent.append((model.name, dict(params))))
+    rows = store.read_runs(["b"]).to_pylist()
+    assert [r["client"] for r in rows] == ["b"]
+    listed = [p for name, p in sent if name == "ListObjectsV2"]
+    assert [p.get("Delimiter") for p in listed] == ["/", None]
+    assert listed[1]["Prefix"].endswith("runs/client=b/")
+    fetched = [p["Key"] for name, p in sent if name == "GetObject"]
+    assert fetched and all("/client=b/" in k for k in fetched)
+    assert {r["client"] for r in store.read_runs().to_pylist()} == {"a", "b", "c"}

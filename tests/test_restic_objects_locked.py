@@ -82,7 +82,7 @@ def test_old_packs_whose_lock_runs_out_fail(
     assert evidence["short_bytes"] > 0
     assert any(k.startswith("restic/data/") for k in evidence["short_examples"])
     assert evidence["examined"] == evidence["objects"] > evidence["short"]
-    assert evidence["source"]
+    assert evidence["exact_set"] is True and "exact set" in evidence["source"]
     assert evidence["min_lock_horizon_seconds"] == 7 * 86400
     earliest = datetime.fromisoformat(evidence["earliest_retain_until"].replace("Z", "+00:00"))
     assert earliest < datetime.now(UTC) + timedelta(hours=2)
@@ -160,3 +160,29 @@ def test_a_local_repository_is_a_warning(cli: Any, tmp_path: Path) -> None:
     locked = _checks(_verify(cli, targets))["restic.objects.locked"]
     assert locked["status"] == "warn"
     assert "local" in locked["message"]
+
+
+def test_the_exact_set_ignores_objects_a_restore_does_not_read(
+        cli: Any, s3_server: S3Server, tmp_path: Path) -> None:
+    """An unreferenced pack with a lock that runs out: not needed by the snapshot, so the
+    native reader's exact set passes; through the restic binary (reader = "restic") the set
+    is every object under the prefix, a superset, and the check says so and fails."""
+    s3 = s3_server.client()
+    repo = init_s3_repo(s3_server, "restic-exact-set", tmp_path / "repo")
+    repo.backup(make_tree(tmp_path / "share", FILES))
+    stray = "restic/data/ff/" + "f" * 64
+    s3.put_object(Bucket="restic-exact-set", Key=stray, Body=b"not a pack",
+                  ObjectLockMode="COMPLIANCE",
+                  ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(hours=1))
+    targets = tmp_path / "targets"
+    write_client(targets, "exact", target_toml("exact", repo))
+    locked = _checks(_verify(cli, targets))["restic.objects.locked"]
+    assert locked["status"] == "pass", locked["message"]
+    assert locked["evidence"]["exact_set"] is True
+    assert stray not in str(locked["evidence"])
+
+    write_client(targets, "exact", target_toml("exact", repo, extra='reader = "restic"\n'))
+    locked = _checks(_verify(cli, targets))["restic.objects.locked"]
+    assert locked["status"] == "fail", locked["message"]
+    assert locked["evidence"]["exact_set"] is False and "superset" in locked["evidence"]["source"]
+    assert locked["evidence"]["short_examples"] == [stray]

@@ -25,7 +25,13 @@ from backupcheck.backends.restic import (
     storage_kind,
 )
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
-from backupcheck.backends.restic_locks import LockScan, current_objects, scan_locks
+from backupcheck.backends.restic_locks import (
+    LockScan,
+    NeededObject,
+    current_objects,
+    exact_source,
+    scan_locks,
+)
 from backupcheck.backends.restic_native import (
     NativeReader,
     display_name,
@@ -191,25 +197,33 @@ class ResticBackend:
             filters=self._filters(), integrity=integrity, locks=locks, errors=errors)
 
     def _lock_scan(self, storage: StorageFacts, snapshots: Sequence[Snapshot]) -> LockScan:
-        """HEAD the objects a restore of the newest matching snapshot needs. Raises
-        TargetUnavailable."""
+        """HEAD the objects a restore of the newest matching snapshot needs: its exact set
+        when the repository is read natively, else every current object under the prefix.
+        Raises TargetUnavailable (also when the exact set cannot be read: never a superset
+        then, which would miss the very objects that are gone)."""
         s3 = parse_s3_repository(self.target.repository)
         assert s3 is not None
         env = self.target.env
         root = f"{storage.prefix.strip('/')}/" if storage.prefix.strip("/") else ""
-        where = f"s3://{storage.bucket}/{root}"
-        newest = f" of snapshot {snapshots[-1].short_id}" if snapshots else ""
+        exact = self.restore_objects(snapshots[-1].id) if snapshots else None
         try:
             client = make_s3_client(endpoint_url=s3.endpoint_url, profile=env.get("AWS_PROFILE"),
                                     region=s3.region or env.get("AWS_DEFAULT_REGION"))
         except (BotoCoreError, ValueError) as exc:
             raise TargetUnavailable(f"cannot reach bucket {storage.bucket}: {exc}") from None
         try:
-            objects = current_objects(client, storage.bucket, root)
-            source = (f"every current object under {where} except locks/ (ListObjectVersions): "
-                      f"a superset of what a restore{newest} needs")
-            return scan_locks(client, storage.bucket, objects, source=source, exact=False,
-                              seed=self.seed, limit=self.client.policy.max_object_heads)
+            limit = self.client.policy.max_object_heads
+            if exact is not None:
+                objects = [NeededObject(key, size) for key, size in exact]
+                return scan_locks(client, storage.bucket, objects, exact=True, seed=self.seed,
+                                  limit=limit, source=exact_source(objects, root,
+                                                                   snapshots[-1].short_id))
+            newest = f" of snapshot {snapshots[-1].short_id}" if snapshots else ""
+            source = (f"every current object under s3://{storage.bucket}/{root} except locks/ "
+                      f"(ListObjectVersions): a superset of what a restore{newest} needs")
+            return scan_locks(client, storage.bucket, current_objects(client, storage.bucket,
+                                                                      root),
+                              source=source, exact=False, seed=self.seed, limit=limit)
         finally:
             client.close()
 
@@ -306,6 +320,13 @@ class ResticBackend:
         if self.native is not None:
             return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
+
+    def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]] | None:
+        """The exact storage objects (key, size) a restore of the snapshot (full id) reads;
+        None when the target is read through the restic binary. Raises TargetUnavailable."""
+        if self.native is None:
+            return None
+        return self.native.restore_objects(snapshot_id)
 
     def manifest_s3_client(self) -> Any:
         """An S3 client for an ``s3://`` manifest: at ``manifest_endpoint_url`` when set, else

@@ -69,6 +69,19 @@ def current_objects(client: Any, bucket: str, root: str) -> list[NeededObject]:
     return found
 
 
+def exact_source(objects: Sequence[NeededObject], root: str, snapshot: str) -> str:
+    """The evidence's words for an exact set: what it holds, counted by kind."""
+    counts: dict[str, int] = {}
+    for needed in objects:
+        top = needed.key[len(root):].split("/", 1)[0]
+        counts[top] = counts.get(top, 0) + 1
+    parts = [f"{counts.get(top, 0)} {name}" for top, name in (
+        ("config", "config"), ("keys", "key file(s)"), ("snapshots", "snapshot file"),
+        ("index", "index file(s)"), ("data", "pack(s)"))]
+    return (f"the exact set a restore of snapshot {snapshot} reads, from its trees and the "
+            f"index (native reader): {', '.join(parts)}")
+
+
 def scan_locks(client: Any, bucket: str, objects: Sequence[NeededObject], *, source: str,
                exact: bool, seed: int, limit: int, workers: int = 16) -> LockScan:
     """HEAD every object, or beyond ``limit`` a sample of ``limit`` drawn with ``seed``."""

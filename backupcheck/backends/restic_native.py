@@ -25,7 +25,7 @@ from backupcheck.backends.restic_output import (
     parse_key,
     storage_kind,
 )
-from backupcheck.backends.resticrepo import Repository, open_repository
+from backupcheck.backends.resticrepo import Repository, open_repository, restore_object_keys
 from backupcheck.backends.resticrepo.repo import RepositoryError
 from backupcheck.backends.resticrepo.storage import StorageError
 from backupcheck.backends.resticrepo.tree import TreeError
@@ -120,6 +120,13 @@ class NativeReader:
             raise FileMissing(f"{display_name(path)} is not a file in snapshot "
                               f"{snapshot_id[:8]}")
         return repository.open_file(node)
+
+    def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]]:
+        """See :func:`backupcheck.backends.resticrepo.restore_object_keys`."""
+        try:
+            return restore_object_keys(self.repository, snapshot_id)
+        except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
+            raise self._unavailable(exc) from None
 
     def config(self) -> RepoConfig:
         config = self.repository.config

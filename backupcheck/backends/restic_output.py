@@ -8,7 +8,7 @@ output here. Anything that does not parse raises ValueError, which the adapter r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -151,6 +151,17 @@ def storage_kind(repository: str) -> str:
     if sep and scheme in {"s3", "sftp", "rest", "b2", "azure", "gs", "swift", "rclone"}:
         return scheme
     return "local"
+
+
+def reader_key(repository: str) -> Callable[[str], str]:
+    """The validator of a restic target's ``reader`` key (raises ValueError)."""
+    def valid(value: str) -> str:
+        if value not in READERS:
+            raise ValueError(f"must be one of {', '.join(READERS)}, got {value!r}")
+        if value == "native" and storage_kind(repository) not in NATIVE_KINDS:
+            raise ValueError("native reads only local, s3: and rest: repositories")
+        return value
+    return valid
 
 
 def parse_s3_repository(repository: str) -> S3Location | None:

@@ -69,15 +69,31 @@ def clients_from(targets: Path, client: list[str] | None) -> list[Client]:
     return guarded(lambda: load_clients(targets, client or []))
 
 
-def shard_of(clients: list[Client], broken: list[BrokenClient], text: str | None,
-             history: HistoryStore | None, moment: datetime
+def estate_from(targets: Path, client: list[str] | None) -> tuple[list[Client],
+                                                                   list[BrokenClient]]:
+    """The clients that loaded, and the files that did not (see :func:`with_broken`)."""
+    return guarded(lambda: load_estate(targets, client or []))
+
+
+def with_broken(report: RunReport, broken: list[BrokenClient]) -> RunReport:
+    """The run's report with each file that did not load as its client's ``config`` error,
+    and that error as one line on stderr: the run went on without it (a bad plan or usage,
+    which stops a run, is checked first and prints only itself)."""
+    for bad in broken:
+        print_error(str(bad.error))
+    return with_clients(report, [broken_client_result(b.name, b.error) for b in broken])
+
+
+def shard_of(clients: list[Client], text: str | None, history: HistoryStore | None,
+             moment: datetime, broken: list[BrokenClient] | None = None,
              ) -> tuple[list[Client], list[BrokenClient], str]:
-    """The clients (and files that did not load, by the name they are reported under) of
-    ``--shard``, all of them without it, and the shard's ``I/N`` ("")."""
+    """The clients of ``--shard`` (all of them without it), the files that did not load and
+    belong to it (each reported by exactly one shard, split by the same name), and the
+    shard's ``I/N`` ("")."""
+    broken = list(broken or [])
     if text is None:
         return clients, broken, ""
     shard = guarded(lambda: parse_shard(text))
-    names = sorted({*(c.name for c in clients), *(b.name for b in broken)})
     weights: dict[str, float] = {}
     if history is not None:
         try:
@@ -85,7 +101,7 @@ def shard_of(clients: list[Client], broken: list[BrokenClient], text: str | None
                                     balance_cutoff(moment))
         except BackupcheckError as exc:  # an unreadable history: the hash split still holds
             print_error(f"shard balance without the history: {exc}", "warning")
-    chosen = set(select(names, shard, weights))
+    chosen = set(select([c.name for c in clients] + [b.name for b in broken], shard, weights))
     return ([c for c in clients if c.name in chosen], [b for b in broken if b.name in chosen],
             str(shard))
 
@@ -102,21 +118,6 @@ def history_from(explicit: str | None, settings: Settings) -> HistoryStore:
 def report_settings(explicit: Path | None) -> Settings:
     """Settings for the commands that read only the history (``history``, ``trend``)."""
     return guarded(lambda: load_settings(settings_path(DEFAULT_TARGETS, explicit)))
-
-
-def estate_from(targets: Path, client: list[str] | None) -> tuple[list[Client],
-                                                                   list[BrokenClient]]:
-    """The clients that loaded, and the files that did not (see :func:`with_broken`)."""
-    return guarded(lambda: load_estate(targets, client or []))
-
-
-def with_broken(report: RunReport, broken: list[BrokenClient]) -> RunReport:
-    """The run's report with each file that did not load as its client's ``config`` error,
-    and that error as one line on stderr: the run went on without it (a bad plan or usage,
-    which stops a run, is checked first and prints only itself)."""
-    for bad in broken:
-        print_error(str(bad.error))
-    return with_clients(report, [broken_client_result(b.name, b.error) for b in broken])
 
 
 def settings_from(targets: Path, explicit: Path | None, clients: list[Client],

@@ -58,12 +58,12 @@ def inventory(
     """List every backup set per client, with its storage settings."""
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)  # checked like any run's
-    clients, broken, shard_name = shard_of(clients, broken, shard,
-                                           history_from(history, installation), now_utc())
+    balance = history_from(history, installation) if shard else None  # read to balance
+    clients, broken, shard_name = shard_of(clients, shard, balance, now_utc(), broken)
     total = sum(len(c.targets) for c in clients)
     with progress_bar("inventory", total, show_progress(fmt)) as progress:
         report = guarded(lambda: run_inventory(clients, out=out, progress=progress))
-    emit(replace(with_broken(report, broken), shard=shard_name), fmt)
+    emit(with_broken(replace(report, shard=shard_name), broken), fmt)
 
 
 def verify(
@@ -85,8 +85,8 @@ def verify(
     """Run the policy checks without restoring data."""
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
-    clients, broken, shard_name = shard_of(clients, broken, shard,
-                                           history_from(history, installation), now_utc())
+    balance = history_from(history, installation) if shard else None  # read to balance
+    clients, broken, shard_name = shard_of(clients, shard, balance, now_utc(), broken)
     selection = selection_from(checks, exclude_checks, POLICY_IDS)
     chosen = plan_from(plan or DEFAULT_PLAN, plan is not None)
     if read_data_subset is not None:
@@ -94,9 +94,10 @@ def verify(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=False))
     alerts = RunAlerts.begin(installation)
     with progress_bar("verify", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: run_verify(clients, chosen, progress=progress,
-                                                   seed=seed, selection=selection))
-    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts)
+        report = alerts.guarded(lambda: replace(
+            run_verify(clients, chosen, progress=progress, seed=seed, selection=selection),
+            shard=shard_name))
+    finish_run(with_broken(report, broken), fmt, alerts)
 
 
 def drill(
@@ -123,7 +124,7 @@ def drill(
     chosen = plan_from(plan, plan != DEFAULT_PLAN)
     moment = now_utc()
     store = history_from(history, installation)
-    clients, broken, shard_name = shard_of(clients, broken, shard, store, moment)
+    clients, broken, shard_name = shard_of(clients, shard, store, moment, broken)
     options = DrillOptions(
         plan=chosen, seed=seed,
         jobs=jobs or chosen.jobs, history=None if no_history else store,
@@ -131,9 +132,10 @@ def drill(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
     alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
-        report = alerts.guarded(lambda: run_drill(clients, options, progress=progress,
-                                                  selection=selection))
-    finish_run(replace(with_broken(report, broken), shard=shard_name), fmt, alerts,
+        report = alerts.guarded(lambda: replace(
+            run_drill(clients, options, progress=progress, selection=selection),
+            shard=shard_name))
+    finish_run(with_broken(report, broken), fmt, alerts,
                record=lambda shown: record_history(options, shown))
 
 

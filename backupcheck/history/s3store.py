@@ -12,8 +12,9 @@ midway leaves at most a temporary object, never a half-written file under a fina
 Writers only add objects with their own run id, so concurrent shards never touch each other's
 objects; there is no compaction on S3 in this release (each drill adds objects).
 
-Reads list the dataset's objects once, then let pyarrow prune them by the ``client``
-partition before any object is fetched (:class:`_ObjectReader`).
+Reads list the dataset's partitions (``client=NAME/``, one entry each), let pyarrow pick
+those the filter can match, list only their objects, and fetch only what the filter keeps
+(:class:`_ObjectReader`): a one-client read costs a few requests however large the fleet.
 """
 
 from __future__ import annotations
@@ -34,13 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.errors import HistoryError
 from backupcheck.history.s3guard import S3HistoryLocation, is_temporary, make_history_client
-from backupcheck.history.schema import (
-    FILES_SCHEMA,
-    FINDINGS_SCHEMA,
-    KEYS,
-    PARTITION,
-    RUNS_SCHEMA,
-)
+from backupcheck.history.schema import FILES_SCHEMA, FINDINGS_SCHEMA, KEYS, PARTITION, RUNS_SCHEMA
 from backupcheck.history.store import HistoryStore, _dedupe
 
 _ERRORS = (BotoCoreError, ClientError)
@@ -155,23 +150,54 @@ class S3HistoryStore(HistoryStore):
 
     # ------------------------------------------------------------------ reading
 
-    def _listing(self, dataset: str) -> dict[str, int]:
-        """Final keys of one dataset (``runs``, ``files``) and their sizes."""
-        found: dict[str, int] = {}
+    def _partitions(self, dataset: str) -> dict[str, str]:
+        """``client`` value → key prefix of each partition of one dataset (one listing of
+        the partition names, not of their files)."""
+        base = self._key(PurePosixPath(dataset)) + "/"
+        found: dict[str, str] = {}
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.location.bucket, Prefix=self._key(PurePosixPath(dataset)) + "/")
+            Bucket=self.location.bucket, Prefix=base, Delimiter="/")
         try:
             for page in pages:
-                for item in page.get("Contents", []):
-                    if not is_temporary(item["Key"]):
-                        found[item["Key"]] = int(item["Size"])
+                for common in page.get("CommonPrefixes", []):
+                    name, sep, value = common["Prefix"][len(base):].rstrip("/").partition("=")
+                    if name == PARTITION and sep and value:
+                        found[unquote(value)] = common["Prefix"]
+        except _ERRORS as exc:
+            raise self._error("read", exc) from exc
+        return found
+
+    def _matching(self, dataset: str, schema: pa.Schema,
+                  filter_: ds.Expression | None) -> list[str]:
+        """Key prefixes of the partitions ``filter_`` can match: pyarrow prunes placeholder
+        fragments by their partition alone, so a one-client read lists one partition."""
+        partitions = self._partitions(dataset)
+        if filter_ is None or not partitions:
+            return sorted(partitions.values())
+        names = sorted(partitions)
+        placeholders = ds.FileSystemDataset.from_paths(
+            [partitions[n] for n in names], schema=schema, format=ds.ParquetFileFormat(),
+            filesystem=pafs.LocalFileSystem(),
+            partitions=[ds.field(PARTITION) == n for n in names])
+        return sorted(f.path for f in placeholders.get_fragments(filter=filter_))
+
+    def _listing(self, prefixes: list[str]) -> dict[str, int]:
+        """Final keys under ``prefixes`` (partitions of one dataset) and their sizes."""
+        found: dict[str, int] = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for prefix in prefixes:
+                for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+                    for item in page.get("Contents", []):
+                        if not is_temporary(item["Key"]):
+                            found[item["Key"]] = int(item["Size"])
         except _ERRORS as exc:
             raise self._error("read", exc) from exc
         return found
 
     def _read(self, base: Path, schema: pa.Schema, filter_: ds.Expression | None,
               columns: list[str] | None = None) -> pa.Table:
-        listing = self._listing(base.name)
+        listing = self._listing(self._matching(base.name, schema, filter_))
         paths, partitions = [], []
         start = len(self._key(PurePosixPath(base.name))) + 1
         for key in sorted(listing):
