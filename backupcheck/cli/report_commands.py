@@ -172,14 +172,18 @@ def trend(
                                              "instead of stdout.")] = None,
     fail_on_regression: Annotated[float | None, typer.Option(
         "--fail-on-regression", metavar="PCT", help="Fail when the latest estimated restore "
-        "time is PCT percent above the median of the previous runs.")] = None,
+        "time is PCT percent above the median of the previous runs (and at least "
+        "--regression-floor longer).")] = None,
+    regression_floor: Annotated[str, typer.Option(
+        "--regression-floor", metavar="DURATION", help="A regression is also at least this "
+        "much longer than the median (sub-second jitter is not one).")] = "5m",
     chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the trend chart "
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
     store = history_from(history_dir, report_settings(settings))
     result = guarded(lambda: trend_command(store, client, fmt.value,
-                                           fail_on_regression, chart))
+                                           fail_on_regression, chart, regression_floor))
     output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
     raise typer.Exit(result.exit_code)
