@@ -42,6 +42,7 @@ from backupcheck.cli.output import (
 from backupcheck.clock import now_utc
 from backupcheck.commands.audit import audit_steps, build_audit_pack
 from backupcheck.commands.history import history_command
+from backupcheck.commands.options import check_seed
 from backupcheck.commands.trend import trend_command
 from backupcheck.mutes import expired
 from backupcheck.report.history_formats import history_output
@@ -95,6 +96,7 @@ def audit(
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
         raise fail("--seed, --jobs and --no-history need --run-drill", 2)
+    guarded(lambda: check_seed(seed))
     try:
         max_age = parse_duration(max_drill_age)
     except ValueError as exc:
