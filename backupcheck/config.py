@@ -36,6 +36,9 @@ _TARGET_KEYS = ("name", "kind", "bucket", "prefix", "endpoint_url", "region", "p
                 "password_env", "repository", "host", "paths", "tags", "source",
                 "manifest_endpoint_url", "reader")
 
+#: the longest string a client file may hold: PATH_MAX, for paths, URLs and the rest alike
+_MAX_STRING = 4096
+
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: what botocore accepts as a region name (anything else raises deep inside it)
@@ -103,8 +106,9 @@ def _load_target(reader: _Reader) -> Target:
         for key, value in env.items():
             if not _ENV_NAME.match(key):
                 raise reader.error("env", f"{key!r} is not an environment variable name")
-            if not isinstance(value, str) or "\x00" in value:
-                raise reader.error("env", f"value of {key} must be a string (without NUL)")
+            if not isinstance(value, str) or "\x00" in value or len(value) > _MAX_STRING:
+                raise reader.error("env", f"value of {key} must be a string (without NUL, "
+                                   f"at most {_MAX_STRING} characters)")
             if key in _SECRET_ENV:
                 advice = _SECRET_ADVICE.get(key[:4], "keep it in backupcheck's environment")
                 raise reader.error("env", f"{key} is a secret and must not be written in a "
@@ -136,13 +140,14 @@ def _load_target(reader: _Reader) -> Target:
 def load_client(path: Path) -> Client:
     """Parse and validate one client file."""
     text, doc = _read_toml(path)
-    top = _Reader(path, text, doc, known=_TOP_KEYS)
+    top = _Reader(path, text, doc, known=_TOP_KEYS, max_length=_MAX_STRING)
     name: str = top.get("client", str, required=True)
     if not _CLIENT_NAME.match(name):
         raise top.error("client", "use letters, digits, '.', '_' and '-' only (max 128)")
     rpo = top.converted("rpo", parse_duration, required=True)
     rto = top.converted("rto", parse_duration, required=True)
-    policy = _load_policy(_Reader(path, text, top.get("policy", dict, {}), "policy."))
+    policy = _load_policy(_Reader(path, text, top.get("policy", dict, {}), "policy.",
+                                   max_length=_MAX_STRING))
     raw_targets = top.get("targets", list, [])
     top.reject_unknown()
     targets: list[Target] = []
@@ -150,7 +155,8 @@ def load_client(path: Path) -> Client:
     for index, raw in enumerate(raw_targets):
         if not isinstance(raw, dict):
             raise top.error("targets", "each [[targets]] entry must be a table")
-        reader = _Reader(path, text, raw, f"targets[{index}].", known=_TARGET_KEYS)
+        reader = _Reader(path, text, raw, f"targets[{index}].", known=_TARGET_KEYS,
+                         max_length=_MAX_STRING)
         target = _load_target(reader)
         if target.name in seen:
             raise reader.error("name", f"duplicate target name {target.name!r}")

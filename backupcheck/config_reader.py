@@ -21,12 +21,15 @@ class TableReader:
     """Typed access to one TOML table, reporting errors with file, line and dotted key."""
 
     def __init__(self, file: Path, text: str, table: Mapping[str, Any], prefix: str = "",
-                 known: Iterable[str] = ()) -> None:
+                 known: Iterable[str] = (), max_length: int | None = None) -> None:
         self.file, self.text, self.table, self.prefix = file, text, table, prefix
         self.used: set[str] = set()
         #: every key this table may hold: a missing required key then also names the
         #: unknown keys written instead (``rp0`` for ``rpo``), which are likely its typo
         self.known = frozenset(known)
+        #: the longest string value accepted (a path or URL never reaches the OS, S3 or a
+        #: report with megabytes); None: no limit
+        self.max_length = max_length
 
     def _table_lines(self) -> tuple[int, int] | None:
         """``(header line, end)`` of this reader's table in the file; None when not found.
@@ -85,6 +88,11 @@ class TableReader:
         if isinstance(value, str) and "\x00" in value:
             # no file name, command line or environment can hold one
             raise self.error(key, "must not contain a NUL character (\\u0000)")
+        if self.max_length is not None and isinstance(value, str) \
+                and len(value) > self.max_length:
+            # the message never repeats the value: it is too long to print
+            raise self.error(key, f"is {len(value)} characters long, at most "
+                             f"{self.max_length} are accepted")
         return value
 
     def _missing(self, key: str) -> ConfigError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,31 @@ def test_audit_refuses_a_seed_out_of_range(tmp_path: Path) -> None:
                      str(tmp_path / "pack"), "--run-drill", "--seed", TOO_BIG)
     _one_line_usage_error(result, "--seed")
     assert not (tmp_path / "pack").exists()
+
+
+@pytest.mark.parametrize(("command", "key", "size"), [
+    ("verify", "manifest", 4 * 2**20), ("drill", "manifest", 4 * 2**20),
+    ("drill", "manifest", 5000), ("verify", "source", 4 * 2**20),
+    ("verify", "password_file", 5000)])
+def test_a_path_of_megabytes_is_one_line_naming_the_key(
+        tmp_path: Path, key: str, size: int, command: str) -> None:
+    targets = _estate(tmp_path)
+    huge = "/" + "m" * (size - 1)
+    body = (targets / "acme.toml").read_text().replace("acme", "huge")
+    if key == "password_file":
+        body = re.sub(r'password_file = ".*"', f'password_file = "{huge}"', body)
+    else:
+        body += f'{key} = "{huge}"\n'
+    (targets / "huge.toml").write_text(body, encoding="utf-8")
+    extra = ["--plan", str(plan_file(tmp_path)), "--no-history"] if command == "drill" else []
+
+    result = run_cli(command, "--targets", str(targets), "--format", "json", *extra)
+
+    assert result.exit_code == 2, result.stderr[:2000]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 500, result.stderr[:2000]
+    assert f"targets[0].{key}:" in lines[0] and "internal error" not in lines[0], lines[0]
+    assert "m" * 100 not in result.stdout, "the path is not copied into the report"
+    doc = result.json()
+    (acme,) = [c for c in doc["clients"] if c["client"] == "acme"]
+    assert acme["status"] in ("pass", "warn") and acme["targets"], acme
