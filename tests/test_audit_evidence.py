@@ -286,6 +286,17 @@ def test_a_pack_from_history_shows_the_expected_digest_of_a_mismatch(
     assert "manifest" in row.group(0)
 
 
+def test_report_generated_is_not_before_the_checks_it_reports(demo: Demo,
+                                                               tmp_path: Path) -> None:
+    result = audit_with(demo, "globex", demo.history, tmp_path / "pack")
+    audit = read_json(result)["audit"]
+    assert audit["generated_at"] >= audit["checks"]["at"]  # both ISO UTC, same format
+    page = page_of(result)
+    generated = re.search(r"<dt>Report generated</dt><dd>([^<]*)</dd>", page)
+    assert generated is not None
+    assert generated.group(1) >= audit["checks"]["at"][:16].replace("T", " ")
+
+
 # ---------------------------------------------------------------- findings history
 
 
@@ -341,3 +352,44 @@ def test_the_pack_shows_first_seen_last_seen_resolved_and_age(demo: Demo,
     assert any("s3.versioning" in body and f"✔ {moved['started_at']:%Y-%m-%d %H:%M}" in body
                for body in resolved)
     assert rows.index(next(r for r in rows if r[0] == "resolved")) > 0  # open ones first
+
+
+# ---------------------------------------------------------------- compliance controls
+
+
+def test_every_check_names_known_controls_and_every_control_is_evidenced() -> None:
+    from backupcheck.checks.controls import BY_ID as CONTROLS
+    from backupcheck.checks.registry import CHECKS
+
+    for check in CHECKS:
+        assert set(check.controls) <= set(CONTROLS), check.id
+        assert check.controls or check.id == "config", check.id
+    evidenced = {c for check in CHECKS for c in check.controls}
+    assert evidenced == set(CONTROLS)
+    assert {"ISO27001:A.8.13", "ISO27001:A.5.30", "NIS2:Art.21(2)(c)", "SOC2:A1.2", "SOC2:A1.3",
+            "HIPAA:164.308(a)(7)(ii)(A)", "HIPAA:164.308(a)(7)(ii)(B)",
+            "HIPAA:164.308(a)(7)(ii)(D)", "CIS:11.1", "CIS:11.2", "CIS:11.3", "CIS:11.4",
+            "CIS:11.5"} == set(CONTROLS)
+    assert all(c.words and c.source for c in CONTROLS.values())
+    listed = run_cli("list-checks", "--format", "json")
+    assert listed.exit_code == 0
+    by_id = {c["id"]: c for c in listed.json()["checks"]}
+    assert "SOC2:A1.3" in by_id["restore.sample"]["controls"]
+    assert "CIS:11.4" in by_id["s3.object_lock"]["controls"]
+
+
+def test_the_pack_shows_per_control_its_checks_and_status(demo: Demo, tmp_path: Path) -> None:
+    result = audit_with(demo, "globex", demo.history, tmp_path / "pack")
+    controls = {c["id"]: c for c in read_json(result)["audit"]["controls"]}
+    tested = controls["SOC2:A1.3"]
+    assert tested["status"] == "fail"  # the planted mismatch
+    assert {"id": "restore.sample", "status": "fail"} in tested["checks"]
+    assert "ISO/IEC 27001" in controls["ISO27001:A.8.13"]["source"]
+    backups = controls["CIS:11.2"]
+    assert backups["status"] == "pass" and backups["checks"]
+    assert all(not c["id"].startswith("restore.") for c in backups["checks"])
+    table = re.search(r'<table class="controls" id="controls">.*?</table>', page_of(result),
+                      re.S)
+    assert table is not None
+    row = re.search(r"<tr>\s*<td class=\"mono\">SOC2:A1.3</td>.*?</tr>", table.group(0), re.S)
+    assert row is not None and "restore.sample" in row.group(0) and "FAIL" in row.group(0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from backupcheck.audit.controls import control_evidence
 from backupcheck.audit.model import AuditFacts
 from backupcheck.audit.pack import HTML_NAME, JSON_NAME, SIG_NAME, SUMS_NAME, verify_command
 from backupcheck.audit.sshsig import HASH, NAMESPACE
@@ -45,6 +46,7 @@ def audit_document(facts: AuditFacts) -> dict[str, Any]:
         "command_line": facts.command_line or None,
         "notes": list(facts.notes),
         "findings": [f.to_json(facts.checks_at) for f in facts.findings],
+        "controls": [c.to_json() for c in control_evidence(facts.report.clients[0])],
         "inventory_errors": dict(facts.inventory_errors),
         "files": [HTML_NAME, JSON_NAME],
         "signature": ({"file": SIG_NAME, "signs": SUMS_NAME, "format": "sshsig",

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from backupcheck.checks import controls
 from backupcheck.model import Finding, Status
 
 Kind = Literal["s3", "restic", "restore", "client"]
@@ -54,28 +55,28 @@ CHECKS: tuple[CheckSpec, ...] = (
         "enable bucket versioning (required for Object Lock)",
         "Earlier versions of every backup file are kept (versioning)",
         "Earlier versions of backup files are not kept (versioning is off)",
-        "immutable", bucket_setting=True),
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True),
     CheckSpec(
         "s3.object_lock", "s3", "fail", "Object Lock is not enabled on the bucket",
         "Object Lock can only be enabled on a versioned bucket; create a locked bucket and "
         "move the backup repository there",
         "Backups are write-protected (Object Lock)",
         "Backups are not write-protected (no Object Lock)",
-        "immutable", bucket_setting=True),
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True),
     CheckSpec(
         "s3.object_lock.mode", "s3", "fail",
         "default retention mode is missing or weaker than the policy",
         "set the bucket's default retention to COMPLIANCE mode",
         "Nobody, not even an administrator, can delete backups early (COMPLIANCE mode)",
         "An administrator could delete backups early (lock mode too weak)",
-        "immutable", bucket_setting=True),
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True),
     CheckSpec(
         "s3.object_lock.retention", "s3", "fail",
         "default retention is shorter than min_retention_days",
         "raise the default retention to at least the policy's min_retention_days",
         "Backups stay protected long enough (retention period)",
         "Backups are protected for too short a time",
-        "immutable", bucket_setting=True),
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True),
     CheckSpec(
         "s3.objects.locked", "s3", "fail",
         "some current object version has no unexpired retention and no legal hold, or was "
@@ -85,7 +86,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "backup or set per-object retention",
         "Every backup file is under write protection",
         "Some backup files are not write-protected",
-        "immutable"),
+        "immutable", controls=controls.IMMUTABLE),
     CheckSpec(
         "s3.objects.overwritten", "s3", "warn",
         "current versions stand on top of older versions of the same key",
@@ -93,7 +94,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "did not make is tampering; the older version is still there to restore",
         "No backup file was rewritten after it was backed up",
         "Some backup files were rewritten after they were backed up",
-        "immutable"),
+        "immutable", controls=controls.IMMUTABLE),
     CheckSpec(
         "s3.lifecycle", "s3", "fail",
         "a lifecycle rule that applies to the set expires current or noncurrent versions "
@@ -102,7 +103,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "away from the backups",
         "No lifecycle rule deletes backups early",
         "A lifecycle rule deletes backups as soon as their lock allows",
-        "immutable", bucket_setting=True),
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True),
     CheckSpec(
         "s3.bucket_policy", "s3", "fail",
         "the bucket policy lets any principal (*) or another account delete object versions, "
@@ -112,7 +113,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "break-glass role",
         "Nobody outside the company can delete backups or loosen their protection",
         "The bucket policy lets others delete backups or loosen their protection",
-        "immutable", bucket_setting=True,
+        "immutable", controls=controls.IMMUTABLE, bucket_setting=True,
         warned="People in the company's own account may delete backups or loosen their "
                "protection",
         warned_hint="review the named principals: grant these actions to a break-glass role "
@@ -123,46 +124,46 @@ CHECKS: tuple[CheckSpec, ...] = (
         "configure default bucket encryption (SSE-S3 or SSE-KMS with the policy's key)",
         "Backups are encrypted at rest",
         "Backups are not encrypted as required",
-        "encrypted", bucket_setting=True),
+        "encrypted", controls=controls.PROTECTED, bucket_setting=True),
     CheckSpec(
         "s3.objects.encrypted", "s3", "fail",
         "some object version is stored unencrypted or with another key",
         "re-write or re-backup the unencrypted objects; check the writer's SSE settings",
         "Every backup file is stored encrypted",
         "Some backup files are unencrypted or use another key",
-        "encrypted"),
+        "encrypted", controls=controls.PROTECTED),
     CheckSpec(
         "s3.delete_markers", "s3", "warn",
         "current versions hidden behind delete markers",
         "investigate who deleted backups; restore by removing the delete markers",
         "No backup files have been deleted",
         "Some backup files have been deleted",
-        "immutable"),
+        "immutable", controls=controls.IMMUTABLE),
     CheckSpec(
         "s3.public_access", "s3", "warn", "the public access block is not fully on",
         "turn on all four public access block settings",
         "Backups cannot be made public",
         "Backups could be made public (public access block not fully on)",
-        "encrypted", bucket_setting=True),
+        "encrypted", controls=controls.PROTECTED, bucket_setting=True),
     CheckSpec(
         "s3.freshness", "s3", "fail", "newest object in the set is older than rpo",
         "the newest backup is older than the RPO: check the backup job",
         "The newest backup is recent enough (RPO)",
         "The newest backup is too old (RPO missed)",
-        "fresh"),
+        "fresh", controls=controls.FRESH),
     CheckSpec(
         "restic.access", "restic", "error",
         "repository cannot be opened (wrong password, missing, unreachable)",
         "check the repository string, the password source and the network",
         "The backup repository opens with its password",
         "The backup repository cannot be opened",
-        "restorable"),
+        "restorable", controls=controls.RESTORABLE),
     CheckSpec(
         "restic.keys", "restic", "fail", "more keys than max_restic_keys",
         "list keys with `restic key list` and remove the ones you did not add",
         "No unknown keys can open the repository",
         "More keys than expected can open the repository",
-        "encrypted"),
+        "encrypted", controls=controls.PROTECTED),
     CheckSpec(
         "restic.storage.immutable", "restic", "fail",
         "the repository's storage is not immutable (bucket checks on an s3: repository's "
@@ -170,7 +171,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "store the repository in an Object-Lock bucket (COMPLIANCE mode)",
         "The repository's storage is write-protected",
         "The repository's storage is not write-protected",
-        "immutable",
+        "immutable", controls=controls.IMMUTABLE,
         warned="The repository's storage is not write-protected"),
     CheckSpec(
         "restic.objects.locked", "restic", "fail",
@@ -180,7 +181,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "retention (put-object-retention) or copy the repository to a fresh locked bucket",
         "Every file a restore needs stays locked until after the next drill",
         "Some files a restore needs are no longer locked (or not for long)",
-        "immutable",
+        "immutable", controls=controls.IMMUTABLE,
         warned="Not every file a restore needs could be shown to stay locked",
         warned_hint="store the repository in an Object-Lock bucket, or raise max_object_heads "
                     "so every object is examined"),
@@ -189,20 +190,20 @@ CHECKS: tuple[CheckSpec, ...] = (
         "the newest snapshot is older than the RPO: check the backup job",
         "The newest backup is recent enough (RPO)",
         "The newest backup is too old (RPO missed)",
-        "fresh"),
+        "fresh", controls=controls.FRESH),
     CheckSpec(
         "restic.snapshots", "restic", "fail", "fewer than min_snapshots matching snapshots",
         "fewer snapshots than min_snapshots: check the backup job and forget policy",
         "Enough backup versions are kept",
         "Too few backup versions are kept",
-        "fresh"),
+        "fresh", controls=controls.FRESH),
     CheckSpec(
         "restic.integrity", "restic", "fail",
         "restic check (with the plan's read_data_subset) reports errors",
         "run `restic check --read-data` and repair or re-backup the damaged data",
         "The repository passes its integrity check",
         "The repository's integrity check found errors",
-        "restorable"),
+        "restorable", controls=controls.RESTORABLE),
     CheckSpec(
         "restore.sample", "restore", "fail",
         "a sampled file could not be restored, or its digest / size differs from the ground "
@@ -211,7 +212,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "a sampled file did not restore correctly: investigate the backup and the ground truth",
         "Sampled files restore byte for byte",
         "Some sampled files did not restore correctly",
-        "restorable",
+        "restorable", controls=controls.RESTORABLE,
         warned="Restored files could not be proven correct (no recorded digests)",
         warned_hint="record digests at backup time (backupcheck manifest build, or "
                     "x-amz-meta-xxh3-128 object metadata) and point the target's manifest at "
@@ -225,7 +226,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         "the RTO",
         "A full restore finishes within the agreed recovery time (RTO)",
         "A full restore would take longer than the agreed RTO",
-        "rto",
+        "rto", controls=controls.RECOVERY_TIME,
         warned="A full restore may take longer than the agreed RTO (the estimate's upper end "
                "exceeds it)",
         warned_hint="the estimate's range straddles the RTO: time a real full restore to "

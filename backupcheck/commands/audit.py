@@ -149,7 +149,9 @@ def collect(client: Client, options: AuditOptions, *,
     return AuditFacts(
         client=client, report=report, history=history.to_pylist(),
         trends=compute_trends(history, None), origins=gathered.origins,
-        mode="fresh" if options.run_drill else "history", generated_at=moment,
+        # the page is made after the checks it reports, never dated before them
+        mode="fresh" if options.run_drill else "history",
+        generated_at=max(moment, checks_at, as_utc(parse_iso(report.finished_at))),
         checks_at=checks_at, verdict=judge(report.clients[0], _oldest_age(gathered.origins),
                                                 options.max_drill_age_seconds),
         provenance=provenance(client, options, gathered.origins, checks_at,

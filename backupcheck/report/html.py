@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from backupcheck.audit.controls import control_evidence
 from backupcheck.audit.model import AuditFacts
 from backupcheck.audit.pack import verify_command
 from backupcheck.audit_verdict import hint_for, plain
@@ -267,6 +268,15 @@ def _finding_rows(facts: AuditFacts) -> list[dict[str, Any]]:
             for f in facts.findings]
 
 
+def _control_rows(facts: AuditFacts) -> list[dict[str, Any]]:
+    """Per control: its words and source, and the checks evidencing it with their status."""
+    return [{"id": e.control.id, "framework": e.control.framework, "words": e.control.words,
+             "source": e.control.source, "status": status_key(e.status),
+             "checks": [{"id": i, "plain": plain(i), "status": status_key(s)}
+                        for i, s in e.checks]}
+            for e in control_evidence(facts.report.clients[0])]
+
+
 def chart_data_uri(facts: AuditFacts) -> str:
     png = chart_png_bytes(facts.trends)
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -297,7 +307,7 @@ def render_audit_html(facts: AuditFacts) -> str:
         "targets": [_target(facts, t) for t in facts.report.clients[0].targets],
         "chart": chart_data_uri(facts) if facts.trends else "",
         "trends": _trend_rows(facts), "history": _history_rows(facts),
-        "findings": _finding_rows(facts),
+        "findings": _finding_rows(facts), "controls": _control_rows(facts),
         "provenance": facts.provenance, "environment": facts.environment,
         "checks_at": when(facts.checks_at), "notes": facts.notes,
         "command_line": facts.command_line,
