@@ -270,6 +270,7 @@ def load_plan(path: Path) -> Plan:
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
         restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
+        file=str(path),
     )
     reader.reject_unknown()
     return plan

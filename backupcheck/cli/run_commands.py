@@ -98,7 +98,7 @@ def verify(
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: replace(
             run_verify(clients, chosen, progress=progress, seed=seed, selection=selection),
-            shard=shard_name))
+            shard=shard_name, plan=chosen))
     finish_run(with_broken(report, broken), fmt, alerts)
 
 
@@ -124,7 +124,7 @@ def drill(
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
-    chosen = plan_from(plan, plan != DEFAULT_PLAN)
+    chosen = plan_from(plan, plan != DEFAULT_PLAN, announce=True)
     moment = now_utc()
     store = history_from(history, installation)
     clients, broken, shard_name = shard_of(clients, shard, store, moment, broken)
@@ -137,7 +137,7 @@ def drill(
     with progress_bar("drill", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: replace(
             run_drill(clients, options, progress=progress, selection=selection),
-            shard=shard_name))
+            shard=shard_name, plan=chosen))
     finish_run(with_broken(report, broken), fmt, alerts,
                record=lambda shown: record_history(options, shown))
 
