@@ -9,8 +9,11 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from backupcheck.audit.fleet import pack_dir_name
 from backupcheck.audit.model import AuditOptions
@@ -20,7 +23,7 @@ from backupcheck.config import load_estate
 from backupcheck.model import Plan, Status
 from backupcheck.units import format_duration
 from tests.browser import render
-from tests.conftest import run_cli
+from tests.conftest import CliResult, run_cli
 from tests.test_audit import ARTIFACTS, Demo, chromium, demo  # noqa: F401  (fixtures)
 from tests.test_hints_say_what_to_do import runs
 
@@ -57,11 +60,24 @@ def cell(row: str, name: str) -> str:
     return found.group(1)
 
 
-def test_fleet_overview_renders_every_demo_client(demo: Demo, chromium: str,  # noqa: F811
-                                                  tmp_path: Path) -> None:
-    out = tmp_path / "fleet"
-    result = run_cli("audit", "--all", "--out", str(out), "--targets", str(demo.targets),
-                     "--history", str(demo.history), "--format", "json")
+@dataclass
+class Fleet:
+    out: Path
+    result: CliResult
+
+
+@pytest.fixture(scope="module")
+def fleet(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Fleet:  # noqa: F811
+    """``audit --all`` over the demo estate, once for the module."""
+    out = tmp_path_factory.mktemp("fleet") / "fleet"
+    return Fleet(out, run_cli("audit", "--all", "--out", str(out), "--targets",
+                              str(demo.targets), "--history", str(demo.history),
+                              "--format", "json"))
+
+
+def test_fleet_overview_renders_every_demo_client(
+        demo: Demo, fleet: Fleet, chromium: str, tmp_path: Path) -> None:  # noqa: F811
+    out, result = fleet.out, fleet.result
     # every demo client has one planted problem: the worst over the clients is a failure
     assert result.exit_code == 1, result.stderr
     summary = json.loads(result.stdout)
@@ -111,6 +127,21 @@ def test_fleet_overview_renders_every_demo_client(demo: Demo, chromium: str,  # 
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(rendered.screenshot, ARTIFACTS / "fleet-overview.png")
     shutil.copy(out / "index.html", ARTIFACTS / "fleet-overview.html")
+
+
+def test_simulated_earlier_drills_are_labelled_in_the_page(fleet: Fleet) -> None:
+    """The demo's earlier drills are simulated: report.json says so, and so does the page."""
+    for client in ("acme", "globex", "initech"):
+        pack = fleet.out / client
+        history = json.loads((pack / "report.json").read_text("utf-8"))["history"]
+        simulated = sum(1 for row in history if row["snapshot"] == "(simulated)")
+        assert 0 < simulated < len(history)  # today's drill is real
+        page = (pack / "report.html").read_text("utf-8")
+        table = re.search(r'<table class="history">(.*?)</table>', page, re.S)
+        assert table
+        rows = re.findall(r"<tr[ >].*?</tr>", table.group(1), re.S)[1:]  # past the header
+        assert len(rows) == len(history)
+        assert sum("(simulated)" in row for row in rows) == simulated, client
 
 
 def test_a_script_in_a_client_file_is_escaped_and_still_gets_a_row(tmp_path: Path) -> None:
