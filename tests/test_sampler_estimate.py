@@ -164,3 +164,9 @@ def test_a_largest_file_over_the_budget_is_named() -> None:
                            Plan(files=5, max_bytes=1024 * 1024, include_newest=False), seed=1)
     assert "vm/disk.img" not in {e.path for e in sample.entries}
     assert any("largest file vm/disk.img" in note for note in sample.notes)
+
+
+def test_a_per_file_reader_pays_the_listing_once() -> None:
+    estimate = estimate_full_restore(probe(0.1, 1e9), total_files=80, total_bytes=80,
+                                     listing_seconds=3.0)
+    assert estimate.seconds == pytest.approx(3.0 + 80 * 0.1 / 8, rel=1e-3)

@@ -67,7 +67,11 @@ def record_history(options: DrillOptions, report: RunReport) -> str | None:
     """
     if options.history is None:
         return None
-    started = parse_iso(report.started_at)
+    # the drill's own moment, to the microsecond: two drills within one second (the report's
+    # precision) must still come back from the history in the order they ran
+    reported = parse_iso(report.started_at)
+    started = options.now if options.now is not None and \
+        abs((options.now - reported).total_seconds()) < 1 else reported
     run_id = new_run_id(started)
     options.history.append(run_id, started, report, options.plan.name)
     return run_id

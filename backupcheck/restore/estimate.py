@@ -12,7 +12,8 @@ figures; the same reads on one stream alone give the saturation shown in the evi
 
 How the measured time to first byte maps onto a real restore is the reader's to say:
 
-* ``per_file`` (an S3 GET, a pack fetch): every file or object pays it on its stream;
+* ``per_file`` (an S3 GET, a pack fetch): every file or object pays it on its stream, and
+  the listing of the backup is paid once (``once``);
 * ``once`` (``restic dump``: process start-up and index load): a real restore pays it once,
   plus the listing of the backup's files (a restore walks the same trees).
 
@@ -73,8 +74,8 @@ def _rate(reads: Sequence[Read]) -> float:
 def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float) -> RestoreCosts:
     ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
     rate = _rate(probe.together_bytes)
-    if paid == "per_file":
-        return RestoreCosts(0.0, ttfb, rate, probe.streams)
+    if paid == "per_file":  # a real restore lists the objects before it fetches them
+        return RestoreCosts(listing_seconds, ttfb, rate, probe.streams)
     once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
     return RestoreCosts(once, 0.0, rate, probe.streams)
 
