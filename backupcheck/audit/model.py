@@ -119,6 +119,8 @@ class AuditResult:
     drill_age_seconds: float | None
     #: ``report.json`` as written into the pack
     document: str = ""
+    #: the evidence the pack was rendered from (the fleet overview reads its figures)
+    facts: AuditFacts | None = field(default=None, compare=False, repr=False)
 
     @property
     def exit_code(self) -> int:

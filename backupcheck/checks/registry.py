@@ -147,7 +147,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         "encrypted", controls=controls.PROTECTED, bucket_setting=True),
     CheckSpec(
         "s3.freshness", "s3", "fail", "newest object in the set is older than rpo",
-        "the newest backup is older than the RPO: check the backup job",
+        "check that the backup job still runs and succeeds (schedule, logs, credentials, "
+        "free space), then run it once and audit again",
         "The newest backup is recent enough (RPO)",
         "The newest backup is too old (RPO missed)",
         "fresh", controls=controls.FRESH),
@@ -187,7 +188,8 @@ CHECKS: tuple[CheckSpec, ...] = (
                     "so every object is examined"),
     CheckSpec(
         "restic.freshness", "restic", "fail", "newest matching snapshot is older than rpo",
-        "the newest snapshot is older than the RPO: check the backup job",
+        "check that the backup job still runs and succeeds (schedule, logs, repository "
+        "password, free space), then run it once and audit again",
         "The newest backup is recent enough (RPO)",
         "The newest backup is too old (RPO missed)",
         "fresh", controls=controls.FRESH),
@@ -209,7 +211,10 @@ CHECKS: tuple[CheckSpec, ...] = (
         "a sampled file could not be restored, or its digest / size differs from the ground "
         "truth, or a file the manifest lists is absent from the backup, or the manifest "
         "matches none of the backup's files (error: the manifest is missing or unreadable)",
-        "a sampled file did not restore correctly: investigate the backup and the ground truth",
+        "compare each failing file (listed with its expected and actual digests) with its "
+        "source: if the source changed after the "
+        "backup, take a new backup and rebuild its manifest at backup time; if not, the "
+        "backup is damaged: back up again and check the storage (restic check --read-data)",
         "Sampled files restore byte for byte",
         "Some sampled files did not restore correctly",
         "restorable", controls=controls.RESTORABLE,

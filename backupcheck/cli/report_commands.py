@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from backupcheck.audit.fleet import FleetResult
 from backupcheck.audit.model import AuditOptions
 from backupcheck.audit.sshsig import load_signing_key
 from backupcheck.audit.verify_pack import verify_pack
@@ -25,6 +27,7 @@ from backupcheck.cli.options import (
     TargetsOpt,
     TrendFormat,
     clients_from,
+    estate_from,
     history_from,
     plan_from,
     report_settings,
@@ -41,6 +44,7 @@ from backupcheck.cli.output import (
 )
 from backupcheck.clock import now_utc
 from backupcheck.commands.audit import audit_steps, build_audit_pack
+from backupcheck.commands.fleet import build_fleet
 from backupcheck.commands.history import history_command
 from backupcheck.commands.options import check_seed
 from backupcheck.commands.trend import trend_command
@@ -58,6 +62,9 @@ PASSPHRASE_ENV = "BACKUPCHECK_SIGN_KEY_PASSPHRASE"
 def audit(
     ctx: typer.Context,
     client: Annotated[str | None, typer.Option("--client", help="The client to audit.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every client: a pack per client under "
+                                        "DIR/CLIENT/ and the fleet overview DIR/index.html."
+                                        )] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Directory for report.html, "
                                              "report.json and SHA256SUMS (created when "
                                              "missing).")] = None,
@@ -85,13 +92,14 @@ def audit(
         "--sign-key", metavar="FILE", help="OpenSSH Ed25519 private key: sign SHA256SUMS "
         f"into SHA256SUMS.sig (passphrase from ${PASSPHRASE_ENV}).")] = None,
 ) -> None:
-    """Evidence pack for one client: report.html, report.json and SHA256SUMS.
+    """Evidence pack for one client: report.html, report.json and SHA256SUMS (--all: every
+    client, plus the fleet overview index.html).
 
     `backupcheck audit verify DIR` checks a pack."""
     if ctx.invoked_subcommand is not None:
         return
-    if client is None or out is None:
-        raise fail("audit needs --client NAME and --out DIR", 2)
+    if out is None or (client is None) == (not every):
+        raise fail("audit needs --out DIR and either --client NAME or --all", 2)
     if run_drill and from_history:
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
@@ -103,8 +111,12 @@ def audit(
         raise fail(f"--max-drill-age: {exc}", 2) from None
     signing_key = guarded(lambda: load_signing_key(sign_key, passphrase())) \
         if sign_key is not None else None
-    (chosen_client,) = clients_from(targets, [client])
-    installation = settings_from(targets, settings, [chosen_client], [client])
+    if every:
+        chosen, broken = estate_from(targets, None)
+        installation = settings_from(targets, settings, chosen, None)
+    else:
+        chosen, broken = clients_from(targets, [client or ""]), []
+        installation = settings_from(targets, settings, chosen, [client or ""])
     mutes = installation.mutes
     gone = expired(mutes, now_utc().date())
     chosen_plan = plan_from(plan, plan != DEFAULT_PLAN)
@@ -114,6 +126,15 @@ def audit(
         record_history=not no_history, seed=seed, jobs=jobs, targets_dir=targets,
         plan_path=plan if plan.exists() else None, mutes=mutes, max_drill_age_seconds=max_age,
         signing_key=signing_key)
+    if every:
+        steps = sum(audit_steps(c) for c in chosen)
+        with progress_bar("audit", steps, show_progress(fmt)) as progress:
+            fleet = guarded(lambda: build_fleet(chosen, broken, options, progress=progress))
+        show_fleet(fleet, fmt.value)
+        for mute in gone:
+            print_error(str(mute.expired_error()))
+        raise typer.Exit(combined_exit(fleet.exit_code, 2 if gone else 0))
+    (chosen_client,) = chosen
     with progress_bar("audit", audit_steps(chosen_client), show_progress(fmt)) as progress:
         result = guarded(lambda: build_audit_pack(chosen_client, options, progress=progress))
     if fmt == "json":
@@ -128,6 +149,25 @@ def audit(
     for mute in gone:  # an expired accepted risk is a configuration error (exit 2)
         print_error(str(mute.expired_error()))
     raise typer.Exit(combined_exit(result.exit_code, 2 if gone else 0))
+
+
+def show_fleet(fleet: FleetResult, fmt: str) -> None:
+    """One line per client, worst first (JSON: the rows), then where the overview is."""
+    if fmt == "json":
+        rows = [{"client": r.client, "status": str(r.status), "exit_code": r.exit_code,
+                 "headline": r.headline, "headroom_seconds": r.headroom_seconds,
+                 "coverage": r.coverage, "drill_age_seconds": r.drill_age_seconds,
+                 "open_findings": r.open_findings, "pack": r.link or None}
+                for r in fleet.rows]
+        sys.stdout.write(json.dumps({"index": str(fleet.index), "exit_code": fleet.exit_code,
+                                     "clients": rows}, indent=2) + "\n")
+        sys.stdout.flush()
+        return
+    console = stdout_console()
+    for row in fleet.rows:
+        console.print(visible(f"{row.client}: {row.headline}"), style=STYLE[row.status],
+                      markup=False)
+    console.print(visible(f"wrote {fleet.index}"), markup=False)
 
 
 def passphrase() -> bytes | None:

@@ -172,4 +172,5 @@ def build_audit_pack(client: Client, options: AuditOptions, *,
     files = write_pack(options.out, render_audit_html(facts), document, options.signing_key)
     return AuditResult(client=client.name, out=options.out, files=files,
                        verdict=facts.verdict, mode=facts.mode,
-                       drill_age_seconds=_oldest_age(facts.origins), document=document)
+                       drill_age_seconds=_oldest_age(facts.origins), document=document,
+                       facts=facts)

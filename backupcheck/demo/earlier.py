@@ -21,6 +21,7 @@ from typing import Any
 from backupcheck import __version__
 from backupcheck.demo.estate import BuiltTarget
 from backupcheck.model import Plan, RunReport, Status, TargetResult, worst
+from backupcheck.report.html import SIMULATED_METHOD, SIMULATED_SNAPSHOT
 
 WEEKS = 5
 SIMULATED = '{"method": "simulated earlier drill", "written_by": "backupcheck demo"}'
@@ -138,7 +139,7 @@ def earlier_rows(earlier: EarlierHistory, report: RunReport, plan: Plan
                            "client": client.client, "target": target.target}
                 runs.append({
                     **row_key, "kind": target.kind, "status": _usual_status(target),
-                    "plan": plan.name, "seed": rng.randrange(2**31), "snapshot": "(simulated)",
+                    "plan": plan.name, "seed": rng.randrange(2**31), "snapshot": SIMULATED_SNAPSHOT,
                     "sampled": len(paths), "verified": len(paths), "mismatched": 0,
                     "unreadable": 0, "unproven": 0, "retries": 0, "bytes": moved,
                     "seconds": moved / throughput if throughput else 0.0,
@@ -147,7 +148,7 @@ def earlier_rows(earlier: EarlierHistory, report: RunReport, plan: Plan
                     "estimated_full_restore_seconds": estimate,
                     "rto_seconds": today.rto_seconds,
                     "coverage": len(covered) / today.total_files if today.total_files else 0.0,
-                    "estimate_method": "simulated earlier drill", "estimate_inputs": SIMULATED,
+                    "estimate_method": SIMULATED_METHOD, "estimate_inputs": SIMULATED,
                     "tool_version": __version__,
                 })
                 identity = earlier.identity.get(key, {})

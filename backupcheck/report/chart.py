@@ -2,6 +2,9 @@
 
 Drawn with matplotlib's object API on the Agg renderer (no display, no pyplot global state,
 safe in threads). One subplot per client, one line per target, the RTO as a dashed line.
+The y axis is linear, from zero, in seconds, minutes or hours chosen by the range drawn. An
+RTO far above every estimate (``RTO_OFF_CHART_RATIO``) would flatten the lines at zero: it is
+named in the legend ("above the chart") instead of stretching the axis.
 The size is fixed (10 x 3.2 inches per client at 100 dpi) and output is reproducible (no
 dates or random ids in the file), so an evidence pack's checksums stay stable.
 """
@@ -17,6 +20,7 @@ from typing import Any
 from backupcheck.errors import UsageError
 from backupcheck.report.text import visible
 from backupcheck.trend import NO_DRILLS, Trend
+from backupcheck.units import format_duration
 
 WIDTH_INCHES = 10.0
 HEIGHT_PER_CLIENT_INCHES = 3.2
@@ -24,10 +28,9 @@ DPI = 100
 #: Agg cannot draw images much taller than 2**16 pixels; ask for fewer clients instead
 MAX_CLIENTS = 100
 _UNITS = ((7200.0, 3600.0, "h"), (120.0, 60.0, "min"), (0.0, 1.0, "s"))
-
-
-#: RTO this many times above the largest estimate: draw the y axis in log scale
-LOG_SCALE_RATIO = 20
+#: an RTO this many times above the largest estimate is named, not drawn to scale
+RTO_OFF_CHART_RATIO = 5
+TITLE = "Estimated full restore time per target, against the RTO"
 
 
 def chart_size_pixels(n_clients: int) -> tuple[int, int]:
@@ -49,7 +52,8 @@ def _unit(largest: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def _figure(trends: Sequence[Trend]) -> Any:
+def chart_figure(trends: Sequence[Trend]) -> Any:
+    """The chart as a matplotlib ``Figure`` (not yet saved)."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
@@ -66,11 +70,15 @@ def _figure(trends: Sequence[Trend]) -> Any:
         axes.set_axis_off()
         axes.text(0.5, 0.5, NO_DRILLS, ha="center", va="center", fontsize=14)
         return figure
+    figure.suptitle(TITLE, fontsize=12, fontweight="bold")
     subplots = figure.subplots(len(by_client), 1, squeeze=False)[:, 0]
     for axes, (client, items) in zip(subplots, sorted(by_client.items()), strict=True):
         values = [v for t in items for _, v in t.series]
         rtos = sorted({t.rto_seconds for t in items if t.rto_seconds is not None})
-        scale, unit = _unit(max([*values, *rtos]))
+        largest = max(values, default=0.0)
+        drawn = [r for r in rtos if largest <= 0 or r <= RTO_OFF_CHART_RATIO * largest]
+        above = [r for r in rtos if r not in drawn]
+        scale, unit = _unit(max([*values, *drawn], default=0.0))
         for trend in sorted(items, key=lambda t: t.target):
             times = [at for at, _ in trend.series]
             line = axes.plot(times, [v / scale for _, v in trend.series], marker="o",
@@ -79,22 +87,18 @@ def _figure(trends: Sequence[Trend]) -> Any:
                 axes.plot(times[-1:], [trend.latest / scale], marker="o", markersize=9,
                           markerfacecolor="none", markeredgecolor="red", linestyle="none")
             line.set_zorder(3)
-        for rto in rtos:
+        for rto in drawn:
             axes.axhline(rto / scale, color="red", linestyle="--", linewidth=1.2,
-                         label=f"RTO {rto / scale:g} {unit}")
+                         label=f"RTO {format_duration(rto, 'prose')}")
+        for rto in above:  # a legend entry only: drawn to scale it would flatten the lines
+            axes.plot([], [], color="red", linestyle="--", linewidth=1.2,
+                      label=f"RTO {format_duration(rto, 'prose')} (far above the chart)")
         failing = any(t.regressed or t.breached for t in items)
         axes.set_title(_label(client) + ("  — FAIL" if failing else ""), loc="left",
                        fontsize=11, color="red" if failing else "black")
         axes.set_ylabel(f"est. full restore ({unit})")
-        top = max([*values, *rtos]) / scale
-        positive = [v / scale for v in values if v > 0]
-        if positive and top > LOG_SCALE_RATIO * max(positive):
-            # an RTO far above the estimates would flatten every line at zero: log scale
-            axes.set_yscale("log")
-            axes.set_ylim(min(positive) / 2, top * 2)
-            axes.set_ylabel(f"est. full restore ({unit}, log scale)")
-        else:
-            axes.set_ylim(0, top * 1.15)
+        top = max([*values, *drawn], default=0.0) / scale
+        axes.set_ylim(0, top * 1.15 if top > 0 else 1.0)
         moments = {at for t in items for at, _ in t.series}
         if len(moments) == 1:  # one drill: a week either side instead of years of axis
             (only,) = moments
@@ -115,7 +119,7 @@ def _save(trends: Sequence[Trend], target: Any, fmt: str) -> None:
 
     metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
     with matplotlib.rc_context({"svg.hashsalt": "backupcheck", "svg.fonttype": "path"}):
-        _figure(trends).savefig(target, format=fmt, dpi=DPI, metadata=metadata)
+        chart_figure(trends).savefig(target, format=fmt, dpi=DPI, metadata=metadata)
 
 
 def render_chart(trends: Sequence[Trend], out: Path) -> Path:

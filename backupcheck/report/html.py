@@ -222,6 +222,17 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
 # ---------------------------------------------------------------- history and trend
 
 
+#: how ``backupcheck demo`` marks the earlier drills it simulates (``demo/earlier.py``)
+SIMULATED_SNAPSHOT = "(simulated)"
+SIMULATED_METHOD = "simulated earlier drill"
+
+
+def is_simulated(row: Mapping[str, Any]) -> bool:
+    """A history row the demo made up (its earlier drills), not a drill that ran."""
+    return row.get("snapshot") == SIMULATED_SNAPSHOT or \
+        row.get("estimate_method") == SIMULATED_METHOD
+
+
 def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
     rows = []
     for row in reversed(facts.history):  # newest first
@@ -230,6 +241,7 @@ def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
         throughput = row.get("throughput_bytes_per_s")
         rows.append({
             "date": when(row["started_at"]), "target": row["target"],
+            "simulated": is_simulated(row),
             "status": str(row.get("status") or "none") if row.get("status") in
             {"pass", "warn", "fail", "error", "muted"} else "none",
             "sampled": _scalar(row.get("sampled")), "verified": _scalar(row.get("verified")),
