@@ -20,7 +20,7 @@ from backupcheck.model import Status
 from backupcheck.report.table import status_text
 from backupcheck.report.text import visible
 from backupcheck.trend import NO_DRILLS, HistoryResult
-from backupcheck.units import format_duration, human_bytes
+from backupcheck.units import format_duration
 
 HISTORY_SCHEMA = "backupcheck.history/1"
 
@@ -46,10 +46,11 @@ def history_table(runs: pa.Table) -> RenderableType:
     tables: list[RenderableType] = []
     for client, rows in sorted(by_client.items()):
         table = Table(title=f"{visible(client)} — drill history", title_justify="left")
-        for name in ("date (UTC)", "target", "status", "sampled", "verified", "mismatched",
-                     "unreadable", "throughput", "est. full restore", "RTO", "coverage"):
-            table.add_column(name, justify="left" if name in ("date (UTC)", "target",
-                                                                "status") else "right")
+        table.add_column("date (UTC)", no_wrap=True)  # whole ISO minute, never cut
+        table.add_column("target", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        for name in ("ok/sampled", "bad", "est. restore", "RTO", "coverage"):
+            table.add_column(name, justify="right")
         for row in sorted(rows, key=lambda r: (r["target"], r["started_at"])):
             estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
             over = estimate is not None and rto is not None and rto > 0 and estimate > rto
@@ -57,14 +58,13 @@ def history_table(runs: pa.Table) -> RenderableType:
                 status = status_text(Status(row["status"]))
             except ValueError:
                 status = Text(visible(row["status"] or "-"))
-            throughput = row["throughput_bytes_per_s"]
+            bad = None if row["mismatched"] is None and row["unreadable"] is None else (
+                (row["mismatched"] or 0) + (row["unreadable"] or 0))
             table.add_row(
-                as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"),
-                Text(visible(row["target"])), status, _int(row["sampled"]),
-                _int(row["verified"]),
-                Text(_int(row["mismatched"]), style="bold red" if row["mismatched"] else ""),
-                Text(_int(row["unreadable"]), style="bold red" if row["unreadable"] else ""),
-                f"{human_bytes(throughput)}/s" if throughput is not None else "-",
+                as_utc(row["started_at"]).strftime("%Y-%m-%dT%H:%MZ"),
+                Text(visible(row["target"])), status,
+                f"{_int(row['verified'])}/{_int(row['sampled'])}",
+                Text(_int(bad), style="bold red" if bad else ""),
                 Text(format_duration(estimate, "table"), style="bold red" if over else "green"),
                 format_duration(rto, "table"),
                 f"{row['coverage']:.1%}" if row["coverage"] is not None else "-")

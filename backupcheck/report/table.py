@@ -28,9 +28,9 @@ def _worst_first(clients: Iterable[ClientResult]) -> list[ClientResult]:
 def checks_table(client: ClientResult) -> Table:
     table = Table(title=f"{visible(client.client)} — {str(client.status).upper()}",
                   title_style=STYLE[client.status], title_justify="left", expand=False)
-    table.add_column("target")
-    table.add_column("check")
-    table.add_column("status")
+    table.add_column("target", no_wrap=True)  # whole: a cut name could pass for another
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("message", overflow="fold")
     for check in client.findings:  # the client's own: its file could not be loaded
         message = Text(visible(check.message))
@@ -65,67 +65,83 @@ def checks_table(client: ClientResult) -> Table:
 TABLE_PROBLEMS = 20
 
 
-def restore_table(client: ClientResult) -> Table | None:
+def restore_table(client: ClientResult) -> RenderableType | None:
+    """Few, wide columns (fits 80 columns); bytes, throughput and problems below the table."""
     rows = [t for t in client.targets if t.restore is not None]
     if not rows:
         return None
     table = Table(title=f"{visible(client.client)} — restore drill", title_justify="left")
-    for name in ("target", "snapshot", "sampled", "ok", "mismatch", "unreadable", "bytes",
-                 "throughput", "ttfb", "est. full restore", "RTO", "coverage"):
-        table.add_column(name, justify="left" if name in ("target", "snapshot") else "right")
+    table.add_column("target", no_wrap=True)
+    table.add_column("snapshot", no_wrap=True)
+    for name in ("ok/sampled", "bad", "est. restore", "RTO", "coverage"):
+        table.add_column(name, justify="right")
+    details: list[RenderableType] = []
     for target in rows:
         r = target.restore
         assert r is not None
         over = r.estimated_full_restore_seconds > r.rto_seconds
+        bad = r.mismatched + r.unreadable
         table.add_row(
-            Text(visible(target.target)), r.snapshot[:12], str(r.sampled), str(r.verified),
-            Text(str(r.mismatched), style="bold red" if r.mismatched else ""),
-            Text(str(r.unreadable), style="bold red" if r.unreadable else ""),
-            human_bytes(r.bytes), f"{human_bytes(r.throughput_bytes_per_s)}/s",
-            format_duration(r.ttfb_seconds, "table"),
+            Text(visible(target.target)), r.snapshot[:8], f"{r.verified}/{r.sampled}",
+            Text(str(bad), style="bold red" if bad else ""),
             Text(format_duration(r.estimated_full_restore_seconds, "table"),
                  style="bold red" if over else "green"),
             format_duration(r.rto_seconds, "table"), f"{r.coverage:.1%}")
-    for target in rows:
-        assert target.restore is not None
-        problems = target.restore.problems
-        for problem in problems[:TABLE_PROBLEMS]:
-            table.add_row(Text(visible(target.target)), Text(f"✗ {problem.reason}",
-                          style="bold red"),
-                          # fold, never cut: a shortened name could pass for another file
-                          Text(visible(problem.path), overflow="fold"), "", "", "", "", "",
-                          "", "", "", "")
-        more = len(problems) - TABLE_PROBLEMS
+        details.append(Text(
+            f"{visible(target.target)}: snapshot {r.snapshot[:12]} · {r.mismatched} mismatched"
+            f" · {r.unreadable} unreadable · {human_bytes(r.bytes)} at "
+            f"{human_bytes(r.throughput_bytes_per_s)}/s · ttfb "
+            f"{format_duration(r.ttfb_seconds, 'table')}", style="dim", overflow="fold"))
+        for problem in r.problems[:TABLE_PROBLEMS]:
+            # fold, never cut: a shortened name could pass for another file
+            details.append(Text.assemble(("  ✗ ", "bold red"), (f"{problem.reason}: ", "bold red"),
+                                         visible(problem.path), overflow="fold"))
+        more = len(r.problems) - TABLE_PROBLEMS
         if more > 0:
-            table.add_row(Text(visible(target.target)), Text("✗ …", style="bold red"),
-                          f"{more} more problems (--format json lists them)", "", "", "",
-                          "", "", "", "", "", "")
-    return table
+            details.append(Text(f"  ✗ … {more} more problems (--format json lists them)",
+                                style="bold red", overflow="fold"))
+    return Group(table, *details)
 
 
-def inventory_table(report: RunReport) -> Table:
+def inventory_table(report: RunReport) -> RenderableType:
+    """Few, wide columns (fits 80 columns); location, oldest, versioning and encryption on a
+    line per target below the table."""
     table = Table(title="backup inventory", title_justify="left")
-    for name in ("client", "target", "kind", "location", "size", "objects/snapshots",
-                 "newest", "oldest", "lock", "retention", "versioning", "encryption"):
-        table.add_column(name, overflow="fold")
+    table.add_column("target", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("objects", justify="right")
+    table.add_column("newest (UTC)", no_wrap=True)
+    table.add_column("lock", no_wrap=True)  # GOVERNANCE / COMPLIANCE stay whole
+    details: list[RenderableType] = []
     for client in report.clients:
         for check in client.findings:
-            table.add_row(Text(visible(client.client)), "", "config",
-                          Text(f"ERROR: {visible(check.message)}", style="magenta"))
+            table.add_row(Text(visible(client.client)), "config", "", "",
+                          Text("ERROR", style="magenta"), "")
+            details.append(Text(f"{visible(client.client)} (client file): ERROR: "
+                                f"{visible(check.message)}", style="magenta", overflow="fold"))
         for target in client.targets:
             inv = target.inventory
             if inv is None:
                 message = target.checks[0].message if target.checks else "not available"
-                table.add_row(Text(visible(client.client)), Text(visible(target.target)),
-                              target.kind, Text(f"ERROR: {visible(message)}", style="magenta"))
+                table.add_row(Text(visible(target.target)), target.kind, "", "",
+                              Text("ERROR", style="magenta"), "")
+                details.append(Text(f"{visible(target.target)}: ERROR: {visible(message)}",
+                                    style="magenta", overflow="fold"))
                 continue
+            lock = inv.lock_mode + (f" {inv.retention_days}d"
+                                    if inv.retention_days is not None else "")
             table.add_row(
-                Text(visible(client.client)), Text(visible(target.target)), target.kind,
-                Text(visible(inv.location)), human_bytes(inv.size_bytes), str(inv.count),
-                str(inv.newest or "-")[:19], str(inv.oldest or "-")[:19], inv.lock_mode,
-                f"{inv.retention_days}d" if inv.retention_days is not None else "-",
-                inv.versioning, Text(visible(inv.encryption)))
-    return table
+                Text(visible(target.target)), target.kind, human_bytes(inv.size_bytes),
+                str(inv.count), str(inv.newest or "-")[:16], lock)
+            details.append(Text(
+                f"{visible(target.target)}: client {visible(client.client)} · "
+                f"{visible(inv.location)} · oldest {str(inv.oldest or '-')[:19]} · "
+                f"retention {inv.retention_days if inv.retention_days is not None else '-'}"
+                f"{'d' if inv.retention_days is not None else ''} · versioning "
+                f"{inv.versioning} · encryption {visible(inv.encryption)}", style="dim",
+                overflow="fold"))
+    return Group(table, *details)
 
 
 def render_table(report: RunReport) -> RenderableType:
