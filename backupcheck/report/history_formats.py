@@ -61,7 +61,7 @@ def history_table(runs: pa.Table) -> RenderableType:
             bad = None if row["mismatched"] is None and row["unreadable"] is None else (
                 (row["mismatched"] or 0) + (row["unreadable"] or 0))
             table.add_row(
-                as_utc(row["started_at"]).strftime("%Y-%m-%dT%H:%MZ"),
+                as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"),
                 Text(visible(row["target"])), status,
                 f"{_int(row['verified'])}/{_int(row['sampled'])}",
                 Text(_int(bad), style="bold red" if bad else ""),
