@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: called once per finished target with (client name, target name)
 Progress = Callable[[str, str], None]
+#: ``(client, target, files, bytes)``: a drill's sampled files coming back, as they come
+Restored = Callable[[str, str, int, int], None]
 TargetWork = Callable[[Client, Target, Backend], TargetResult]
 
 DEFAULT_WORKERS = 8

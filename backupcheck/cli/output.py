@@ -6,14 +6,22 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import typer
+from rich import filesize
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from backupcheck.engine import Progress as ProgressCallback
 from backupcheck.errors import BackupcheckError
 from backupcheck.model import RunReport
 from backupcheck.report.jsonout import render_json
@@ -71,20 +79,42 @@ def show_progress(fmt: str) -> bool:
     return fmt == "table" and sys.stdout.isatty() and sys.stderr.isatty()
 
 
+class Bar:
+    """A command's progress bar: whole targets (``bar(client, target)``) and, on a drill,
+    the sampled files and bytes restored so far (``bar.restored(...)``), so the bar moves
+    while a big target is still restoring."""
+
+    def __init__(self, bar: Progress, label: str, total: int) -> None:
+        self._bar, self._label = bar, label
+        self._targets = bar.add_task(label, total=total)
+        self._files = self._bytes = 0
+        self._lock = threading.Lock()
+        self._restore: TaskID | None = None
+
+    def __call__(self, client: str, target: str) -> None:
+        self._bar.update(self._targets, advance=1, description=f"{self._label} "
+                         f"{visible(client)}/{visible(target)}")
+
+    def restored(self, client: str, target: str, files: int, nbytes: int) -> None:
+        with self._lock:
+            self._files += files
+            self._bytes += nbytes
+            if self._restore is None:
+                # how much the samples hold is not known up front: a pulsing bar of counts
+                self._restore = self._bar.add_task("restored", total=None)
+            text = (f"restored {self._files} files, {filesize.decimal(self._bytes)} "
+                    f"({visible(client)}/{visible(target)})")
+            self._bar.update(self._restore, completed=self._files, description=text)
+
+
 @contextlib.contextmanager
-def progress_bar(label: str, total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
+def progress_bar(label: str, total: int, enabled: bool) -> Iterator[Bar | None]:
     if not enabled or total == 0:
         yield None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-
-        def advance(client: str, target: str) -> None:
-            bar.update(task, advance=1, description=f"{label} {visible(client)}/"
-                       f"{visible(target)}")
-
-        yield advance
+        yield Bar(bar, label, total)
 
 
 def show(report: RunReport, fmt: str) -> None:

@@ -135,8 +135,9 @@ def drill(
     total = sum(len(c.targets) for c in selection.clients_to_run(clients, restore=True))
     alerts = RunAlerts.begin(installation)
     with progress_bar("drill", total, show_progress(fmt)) as progress:
+        running = options if progress is None else replace(options, restored=progress.restored)
         report = alerts.guarded(lambda: replace(
-            run_drill(clients, options, progress=progress, selection=selection),
+            run_drill(clients, running, progress=progress, selection=selection),
             shard=shard_name, plan=chosen))
     finish_run(with_broken(report, broken), fmt, alerts,
                record=lambda shown: record_history(options, shown))

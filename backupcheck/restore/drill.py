@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,7 +19,7 @@ from typing import Protocol
 
 from backupcheck.backends.base import Backend, Catalog, CatalogEntry
 from backupcheck.clock import epoch_ns
-from backupcheck.engine import seed_for
+from backupcheck.engine import Restored, seed_for
 from backupcheck.errors import BackupcheckError
 from backupcheck.model import (
     Client,
@@ -75,6 +75,8 @@ class DrillOptions:
     history: DrillHistory | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     now: datetime | None = None
+    #: told ``(client, target, files, bytes)`` as sampled files come back (the progress bar)
+    restored: Restored | None = None
 
 
 def target_seed(options: DrillOptions, moment: datetime, client: str, target: str) -> int:
@@ -123,14 +125,17 @@ def _entry_key(entry: CatalogEntry) -> CoverageKey | None:
 
 
 def _restore_one(backend: Backend, catalog: Catalog, truth: GroundTruth, watchdog: Watchdog,
-                 entry: CatalogEntry) -> FileResult:
+                 told: Callable[[int, int], None] | None, entry: CatalogEntry) -> FileResult:
     try:
         lookup = truth.lookup(entry)
     except (BackupcheckError, OSError) as exc:
         return FileResult(entry.path, entry.size, 0, 0.0, 0.0, FileOutcome.UNREADABLE,
                           detail=f"ground truth lookup failed: {exc}")
+    on_bytes = None if told is None else (lambda n: told(0, n))
     result = restore_one(lambda: backend.open_file(catalog, entry), entry, lookup.expected,
-                         watchdog, note=lookup.note)
+                         watchdog, note=lookup.note, on_bytes=on_bytes)
+    if told is not None:
+        told(1, 0)
     if result.result is FileOutcome.MISSING and unfaithful(entry.path):
         # the listing gave an approximation of the name, and nothing has that name: the
         # file is there, it just cannot be asked for by name through this reader (SPEC)
@@ -179,11 +184,14 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
     manifest_check, listed_problems = check_manifest(truth, catalog,
                                                      {e.path for e in sample.entries})
     watchdog = Watchdog(options.idle_timeout)
+    restored = options.restored
+    told = None if restored is None else (
+        lambda files, nbytes: restored(client.name, target.name, files, nbytes))
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.jobs),
                                 thread_name_prefix="restore") as pool:
-            files = list(pool.map(partial(_restore_one, backend, catalog, truth, watchdog),
+            files = list(pool.map(partial(_restore_one, backend, catalog, truth, watchdog, told),
                                   sample.entries))
     finally:
         watchdog.close()

@@ -81,9 +81,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
-                expected: Expected | None, watchdog: Watchdog, note: str = "") -> FileResult:
+                expected: Expected | None, watchdog: Watchdog, note: str = "",
+                on_bytes: Callable[[int], None] | None = None) -> FileResult:
     """Stream ``entry`` through xxh3-128 and judge it against ``expected``; ``note`` says
-    why there is no ``expected`` (it becomes an unproven file's detail)."""
+    why there is no ``expected`` (it becomes an unproven file's detail). ``on_bytes`` is
+    told of every chunk received (the drill's progress bar)."""
     hasher = xxhash.xxh3_128()
     received = 0
     retries = 0
@@ -116,6 +118,8 @@ def restore_one(open_stream: Callable[[], ByteStream], entry: CatalogEntry,
             hasher.update(chunk)
             received += len(chunk)
             watchdog.progress(watched)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
         retries = int(getattr(stream, "retries", 0))
         if watched.timed_out:
             return result(FileOutcome.UNREADABLE,
