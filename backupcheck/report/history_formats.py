@@ -11,13 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from backupcheck.clock import as_utc, iso
 from backupcheck.history import PARTITION
 from backupcheck.model import Status
-from backupcheck.report.table import status_text
+from backupcheck.report.table import compact, status_text
 from backupcheck.report.text import visible
 from backupcheck.trend import NO_DRILLS, HistoryResult
 from backupcheck.units import format_duration
@@ -40,18 +39,18 @@ def history_document(runs: pa.Table) -> dict[str, Any]:
 
 
 def history_table(runs: pa.Table) -> RenderableType:
-    by_client: dict[str, list[dict[str, Any]]] = {}
+    by_client: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in runs.to_pylist():
-        by_client.setdefault(row[PARTITION], []).append(row)
+        by_client.setdefault((row[PARTITION], row["target"]), []).append(row)
     tables: list[RenderableType] = []
-    for client, rows in sorted(by_client.items()):
-        table = Table(title=f"{visible(client)} — drill history", title_justify="left")
+    for (client, target), rows in sorted(by_client.items()):
+        # one table per target: its name in the title, whole, never a squeezed column
+        table = compact(f"{visible(client)} — drill history of {visible(target)}")
         table.add_column("date (UTC)", no_wrap=True)  # whole ISO minute, never cut
-        table.add_column("target", no_wrap=True)
         table.add_column("status", no_wrap=True)
         for name in ("ok/sampled", "bad", "est. restore", "RTO", "coverage"):
-            table.add_column(name, justify="right")
-        for row in sorted(rows, key=lambda r: (r["target"], r["started_at"])):
+            table.add_column(name, justify="right", no_wrap=True)
+        for row in sorted(rows, key=lambda r: r["started_at"]):
             estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
             over = estimate is not None and rto is not None and rto > 0 and estimate > rto
             try:
@@ -61,8 +60,7 @@ def history_table(runs: pa.Table) -> RenderableType:
             bad = None if row["mismatched"] is None and row["unreadable"] is None else (
                 (row["mismatched"] or 0) + (row["unreadable"] or 0))
             table.add_row(
-                as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"),
-                Text(visible(row["target"])), status,
+                as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"), status,
                 f"{_int(row['verified'])}/{_int(row['sampled'])}",
                 Text(_int(bad), style="bold red" if bad else ""),
                 Text(format_duration(estimate, "table"), style="bold red" if over else "green"),

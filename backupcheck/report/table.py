@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +20,12 @@ STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.ERROR: "magenta",
 
 def status_text(status: Status) -> Text:
     return Text(str(status).upper(), style=STYLE[status])
+
+
+def compact(title: str) -> Table:
+    """A table without vertical rules: two spaces between columns, so few wide columns fit 80."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False)
 
 
 def _worst_first(clients: Iterable[ClientResult]) -> list[ClientResult]:
@@ -70,9 +77,8 @@ def restore_table(client: ClientResult) -> RenderableType | None:
     rows = [t for t in client.targets if t.restore is not None]
     if not rows:
         return None
-    table = Table(title=f"{visible(client.client)} — restore drill", title_justify="left")
+    table = compact(f"{visible(client.client)} — restore drill")
     table.add_column("target", no_wrap=True)
-    table.add_column("snapshot", no_wrap=True)
     for name in ("ok/sampled", "bad", "est. restore", "RTO", "coverage"):
         table.add_column(name, justify="right")
     details: list[RenderableType] = []
@@ -82,7 +88,7 @@ def restore_table(client: ClientResult) -> RenderableType | None:
         over = r.estimated_full_restore_seconds > r.rto_seconds
         bad = r.mismatched + r.unreadable
         table.add_row(
-            Text(visible(target.target)), r.snapshot[:8], f"{r.verified}/{r.sampled}",
+            Text(visible(target.target)), f"{r.verified}/{r.sampled}",
             Text(str(bad), style="bold red" if bad else ""),
             Text(format_duration(r.estimated_full_restore_seconds, "table"),
                  style="bold red" if over else "green"),
@@ -104,19 +110,18 @@ def restore_table(client: ClientResult) -> RenderableType | None:
 
 
 def inventory_table(report: RunReport) -> RenderableType:
-    """Few, wide columns (fits 80 columns); location, oldest, versioning and encryption on a
-    line per target below the table."""
-    table = Table(title="backup inventory", title_justify="left")
+    """Few, wide columns (fits 80 columns); kind, location, times, versioning and encryption
+    on a line per target below the table."""
+    table = compact("backup inventory")
     table.add_column("target", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("objects", justify="right")
-    table.add_column("newest (UTC)", no_wrap=True)
+    table.add_column("objects", justify="right", no_wrap=True)
+    table.add_column("newest", no_wrap=True)
     table.add_column("lock", no_wrap=True)  # GOVERNANCE / COMPLIANCE stay whole
     details: list[RenderableType] = []
     for client in report.clients:
         for check in client.findings:
-            table.add_row(Text(visible(client.client)), "config", "", "",
+            table.add_row(Text(visible(client.client)), "", "",
                           Text("ERROR", style="magenta"), "")
             details.append(Text(f"{visible(client.client)} (client file): ERROR: "
                                 f"{visible(check.message)}", style="magenta", overflow="fold"))
@@ -124,7 +129,7 @@ def inventory_table(report: RunReport) -> RenderableType:
             inv = target.inventory
             if inv is None:
                 message = target.checks[0].message if target.checks else "not available"
-                table.add_row(Text(visible(target.target)), target.kind, "", "",
+                table.add_row(Text(visible(target.target)), "", "",
                               Text("ERROR", style="magenta"), "")
                 details.append(Text(f"{visible(target.target)}: ERROR: {visible(message)}",
                                     style="magenta", overflow="fold"))
@@ -132,11 +137,12 @@ def inventory_table(report: RunReport) -> RenderableType:
             lock = inv.lock_mode + (f" {inv.retention_days}d"
                                     if inv.retention_days is not None else "")
             table.add_row(
-                Text(visible(target.target)), target.kind, human_bytes(inv.size_bytes),
-                str(inv.count), str(inv.newest or "-")[:16], lock)
+                Text(visible(target.target)), human_bytes(inv.size_bytes),
+                str(inv.count), str(inv.newest or "-")[:10], lock)
             details.append(Text(
-                f"{visible(target.target)}: client {visible(client.client)} · "
-                f"{visible(inv.location)} · oldest {str(inv.oldest or '-')[:19]} · "
+                f"{visible(target.target)}: {target.kind} of client {visible(client.client)} · "
+                f"{visible(inv.location)} · newest {str(inv.newest or '-')[:19]} · "
+                f"oldest {str(inv.oldest or '-')[:19]} · "
                 f"retention {inv.retention_days if inv.retention_days is not None else '-'}"
                 f"{'d' if inv.retention_days is not None else ''} · versioning "
                 f"{inv.versioning} · encryption {visible(inv.encryption)}", style="dim",
