@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from backupcheck.backends.restic_output import reader_key
+from backupcheck.config_reader import TableReader as _Reader
+from backupcheck.config_reader import read_toml as _read_toml
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Plan, Policy, ResticTarget, S3Target, Target
 from backupcheck.units import parse_duration, parse_size
@@ -28,150 +29,22 @@ _SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSIO
                          "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
                          "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
+#: every key of a client file's top level and of one of its ``[[targets]]`` (any kind)
+_TOP_KEYS = ("client", "rpo", "rto", "policy", "targets")
+_TARGET_KEYS = ("name", "kind", "bucket", "prefix", "endpoint_url", "region", "profile",
+                "manifest", "inventory_report", "env", "password_file", "password_command",
+                "password_env", "repository", "host", "paths", "tags", "source",
+                "manifest_endpoint_url", "reader")
+
+#: the longest string a client file may hold: PATH_MAX, for paths, URLs and the rest alike
+_MAX_STRING = 4096
+
 _READ_DATA_SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?|rotate/0*[1-9]\d*)$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: what botocore accepts as a region name (anything else raises deep inside it)
 _REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 #: a name the environment of a restic child can hold
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: a ``[table]`` or ``[[array-of-tables]]`` header line (group 1: the bracketed name)
-_HEADER = re.compile(r"^\s*(\[\[?\s*[A-Za-z0-9_.\"' -]+?\s*\]\]?)\s*(#.*)?$")
-
-
-class _Reader:
-    """Typed access to one TOML table, reporting errors with file, line and dotted key."""
-
-    def __init__(self, file: Path, text: str, table: Mapping[str, Any], prefix: str = "") -> None:
-        self.file, self.text, self.table, self.prefix = file, text, table, prefix
-        self.used: set[str] = set()
-
-    def _table_lines(self) -> tuple[int, int] | None:
-        """``(header line, end)`` of this reader's table in the file; None when not found.
-
-        The top level runs up to the first table header; ``policy.`` is the ``[policy]``
-        table; ``targets[N].`` is the N-th ``[[targets]]`` table. Each ends at the next header.
-        """
-        lines = self.text.splitlines()
-        headers = [(number, match.group(1)) for number, line in enumerate(lines, start=1)
-                   if (match := _HEADER.match(line))]
-        ends = [number for number, _ in headers[1:]] + [len(lines) + 1]
-        if not self.prefix:
-            return 0, headers[0][0] if headers else len(lines) + 1
-        table = re.fullmatch(r"(\w+)(?:\[(\d+)\])?\.", self.prefix)
-        if table is None:
-            return None
-        name, index = table.group(1), int(table.group(2) or 0)
-        matching = [(start, end) for (start, header), end in zip(headers, ends, strict=True)
-                    if header.strip(" []") == name]
-        return matching[index] if index < len(matching) else None
-
-    def line_of(self, key: str) -> int | None:
-        """The line of ``key`` inside this reader's table (not a same-named key elsewhere)."""
-        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
-        lines = self.text.splitlines()
-        span = self._table_lines()
-        start, end = span if span is not None else (0, len(lines) + 1)
-        for number in range(start + 1, end):
-            if pattern.match(lines[number - 1]):
-                return number
-        if span is not None and span[0] > 0:
-            return span[0]  # the key is not written out: point at the table's header
-        section = re.compile(rf"^\s*\[\[?\s*{re.escape(leaf)}\s*\]\]?")
-        for number, line in enumerate(lines, start=1):
-            if section.match(line):
-                return number
-        return None
-
-    def error(self, key: str, message: str) -> ConfigError:
-        dotted = f"{self.prefix}{key}"
-        return ConfigError(self.file, message, key=dotted, line=self.line_of(key))
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
-            required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.table:
-            if required:
-                raise self.error(key, "required key is missing")
-            return default
-        value = self.table[key]
-        # bool is an int in Python; a TOML `true` where a number belongs is still wrong.
-        wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
-        if wrong_bool or not isinstance(value, kind):
-            raise self.error(key, f"expected {_type_name(kind)}, got {_toml_type(value)}")
-        if isinstance(value, str) and "\x00" in value:
-            # no file name, command line or environment can hold one
-            raise self.error(key, "must not contain a NUL character (\\u0000)")
-        return value
-
-    def converted(self, key: str, convert: Callable[[str], Any], default: str | None = None,
-                  required: bool = False) -> Any:
-        raw = self.get(key, str, default, required)
-        if raw is None:
-            return None
-        try:
-            return convert(raw)
-        except ValueError as exc:
-            raise self.error(key, str(exc)) from None
-
-    def choice(self, key: str, choices: Iterable[str], default: str) -> str:
-        value: str = self.get(key, str, default)
-        options = list(choices)
-        if value not in options:
-            raise self.error(key, f"must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    def non_negative_int(self, key: str, default: int, minimum: int = 0) -> int:
-        value: int = self.get(key, int, default)
-        if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
-        return value
-
-    def string_list(self, key: str) -> tuple[str, ...]:
-        value = self.get(key, list, [])
-        if not all(isinstance(item, str) and "\x00" not in item for item in value):
-            raise self.error(key, "expected a list of strings (without NUL characters)")
-        return tuple(value)
-
-    def reject_unknown(self) -> None:
-        for key in self.table:
-            if key not in self.used:
-                raise self.error(key, "unknown key")
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-             dict: "a table", float: "a number"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
-
-
-def _toml_type(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, f"cannot read file: {exc}") from None
-    try:
-        return text, tomllib.loads(text)
-    except RecursionError:
-        raise ConfigError(path, "TOML syntax error: arrays or tables nested too deeply") from None
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(match.group(1)) if match else None
-        if line is None and "(at end of document)" in str(exc):
-            line = max(1, len(text.splitlines()))  # the last line: where it ran out
-        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
-        raise ConfigError(path, f"TOML syntax error: {message}", line=line) from None
-
-
 def _load_policy(reader: _Reader) -> Policy:
     policy = Policy(
         object_lock_mode=reader.choice(  # type: ignore[arg-type]
@@ -194,6 +67,14 @@ def _endpoint(reader: _Reader, key: str) -> str | None:
     if (url := reader.get(key, str)) is not None and not re.match(r"^https?://[^/\s]+", url):
         raise reader.error(key, f"expected an http:// or https:// URL, got {url!r}")
     return str(url) if url is not None else None
+
+
+def _local_path(value: str | None, base: Path) -> str | None:
+    """A path of a client file: a relative one is relative to that file's directory."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base.absolute() / path)
 
 
 def _load_target(reader: _Reader) -> Target:
@@ -225,8 +106,9 @@ def _load_target(reader: _Reader) -> Target:
         for key, value in env.items():
             if not _ENV_NAME.match(key):
                 raise reader.error("env", f"{key!r} is not an environment variable name")
-            if not isinstance(value, str) or "\x00" in value:
-                raise reader.error("env", f"value of {key} must be a string (without NUL)")
+            if not isinstance(value, str) or "\x00" in value or len(value) > _MAX_STRING:
+                raise reader.error("env", f"value of {key} must be a string (without NUL, "
+                                   f"at most {_MAX_STRING} characters)")
             if key in _SECRET_ENV:
                 advice = _SECRET_ADVICE.get(key[:4], "keep it in backupcheck's environment")
                 raise reader.error("env", f"{key} is a secret and must not be written in a "
@@ -241,13 +123,13 @@ def _load_target(reader: _Reader) -> Target:
         target = ResticTarget(
             name=name,
             repository=reader.get("repository", str, required=True),
-            password_file=passwords["password_file"],
+            password_file=_local_path(passwords["password_file"], reader.file.parent),
             password_command=passwords["password_command"],
             password_env=passwords["password_env"],
             env=dict(env), host=reader.get("host", str),
             paths=reader.string_list("paths"), tags=reader.string_list("tags"),
             manifest=reader.get("manifest", str),
-            source=reader.get("source", str),
+            source=_local_path(reader.get("source", str), reader.file.parent),
             manifest_endpoint_url=_endpoint(reader, "manifest_endpoint_url"),
             reader=reader.converted("reader", reader_key(reader.get("repository", str)), "auto"),
         )
@@ -258,13 +140,14 @@ def _load_target(reader: _Reader) -> Target:
 def load_client(path: Path) -> Client:
     """Parse and validate one client file."""
     text, doc = _read_toml(path)
-    top = _Reader(path, text, doc)
+    top = _Reader(path, text, doc, known=_TOP_KEYS, max_length=_MAX_STRING)
     name: str = top.get("client", str, required=True)
     if not _CLIENT_NAME.match(name):
         raise top.error("client", "use letters, digits, '.', '_' and '-' only (max 128)")
     rpo = top.converted("rpo", parse_duration, required=True)
     rto = top.converted("rto", parse_duration, required=True)
-    policy = _load_policy(_Reader(path, text, top.get("policy", dict, {}), "policy."))
+    policy = _load_policy(_Reader(path, text, top.get("policy", dict, {}), "policy.",
+                                   max_length=_MAX_STRING))
     raw_targets = top.get("targets", list, [])
     top.reject_unknown()
     targets: list[Target] = []
@@ -272,7 +155,8 @@ def load_client(path: Path) -> Client:
     for index, raw in enumerate(raw_targets):
         if not isinstance(raw, dict):
             raise top.error("targets", "each [[targets]] entry must be a table")
-        reader = _Reader(path, text, raw, f"targets[{index}].")
+        reader = _Reader(path, text, raw, f"targets[{index}].", known=_TARGET_KEYS,
+                         max_length=_MAX_STRING)
         target = _load_target(reader)
         if target.name in seen:
             raise reader.error("name", f"duplicate target name {target.name!r}")
@@ -386,6 +270,7 @@ def load_plan(path: Path) -> Plan:
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
         restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
+        file=str(path),
     )
     reader.reject_unknown()
     return plan

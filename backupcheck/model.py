@@ -161,6 +161,11 @@ class Plan:
     #: parallel streams a real full restore uses (``restic restore``, ``aws s3 sync``): the
     #: RTO model's streams, never the drill's own ``jobs``
     restore_streams: int = 8
+    #: the plan file it was read from; "" for the built-in defaults
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file or None, "name": self.name}
 
 
 # ---------------------------------------------------------------- results
@@ -359,6 +364,7 @@ class RunReport:
     finished_at: str
     clients: tuple[ClientResult, ...]
     shard: str = ""  # "I/N" when the run was one shard of N (``--shard``)
+    plan: Plan | None = None  # the restore plan of a drill or verify
 
     @property
     def status(self) -> Status:
@@ -380,5 +386,6 @@ class RunReport:
             "finished_at": self.finished_at,
             "status": str(self.status),
             "clients": [c.to_json() for c in self.clients],
+            **({"plan": self.plan.to_json()} if self.plan is not None else {}),
             **({"shard": self.shard} if self.shard else {}),
         }

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from backupcheck.alerts.notify import understood
 from backupcheck.checks.registry import BY_ID
-from backupcheck.config import _read_toml, _Reader
+from backupcheck.config_reader import TableReader as _Reader
+from backupcheck.config_reader import read_toml as _read_toml
 from backupcheck.errors import ConfigError
 from backupcheck.model import Client, Status
 from backupcheck.mutes import Mute

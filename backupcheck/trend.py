@@ -1,7 +1,8 @@
 """RTO trends, and the values the ``history`` and ``trend`` commands return.
 
 Per client and target, the series of estimated full-restore times is compared with the
-median of the earlier runs (a *regression* when the latest is more than PCT % above it) and
+median of the earlier runs (a *regression* when the latest is more than PCT % above it *and*
+at least the regression floor longer, so sub-second jitter never fails a fast restore) and
 with the client's RTO (a *breach* when the latest estimate exceeds it). This module is the
 model: :mod:`backupcheck.commands` fills these values from the history, and the renderers
 (:mod:`backupcheck.report.trend_formats`, :mod:`backupcheck.report.history_formats`,
@@ -28,6 +29,8 @@ TREND_FORMATS = ("table", "json", "junit", "markdown")
 HISTORY_FORMATS = ("table", "json")
 CHART_SUFFIXES = (".png", ".svg")
 NO_DRILLS = "no drills in history"
+#: ``--regression-floor``'s default: a regression is at least this many seconds longer
+DEFAULT_REGRESSION_FLOOR = "5m"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Trend:
     breached: bool
     #: the --fail-on-regression threshold this trend was judged with (None: not judged)
     threshold_pct: float | None = None
+    #: the --regression-floor this trend was judged with, in seconds
+    floor_seconds: float = 0.0
     #: how long the latest drill's sample restore itself took
     latest_drill_seconds: float = 0.0
     #: the latest drill's own status (pass/warn/error/fail) as recorded in the history
@@ -85,10 +90,13 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None) -> list[Trend]:
+def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None,
+                   floor_seconds: float = 300.0) -> list[Trend]:
     """One :class:`Trend` per client and target of ``runs`` (a RUNS_SCHEMA table).
 
-    Rows without a finite estimate are skipped. A regression needs at least one earlier run.
+    Rows without a finite estimate are skipped. A regression needs at least one earlier run,
+    a latest estimate more than ``fail_on_regression_pct`` % above the median of the earlier
+    ones, and at least ``floor_seconds`` more than that median.
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in runs.to_pylist():
@@ -108,7 +116,8 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None) -> list
         if median_previous is not None and median_previous > 0:
             change_pct = (latest - median_previous) / median_previous * 100.0
         regressed = (fail_on_regression_pct is not None and median_previous is not None
-                     and latest > median_previous * (1 + fail_on_regression_pct / 100.0))
+                     and latest > median_previous * (1 + fail_on_regression_pct / 100.0)
+                     and latest - median_previous >= floor_seconds)
         rto = _finite(latest_row.get("rto_seconds"))
         rto = rto if rto is not None and rto > 0 else None
         trends.append(Trend(
@@ -116,6 +125,7 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None) -> list
             series=series, rto_seconds=rto, median_previous=median_previous,
             change_pct=change_pct, regressed=regressed,
             breached=rto is not None and latest > rto, threshold_pct=fail_on_regression_pct,
+            floor_seconds=floor_seconds,
             latest_drill_seconds=_finite(latest_row.get("seconds")) or 0.0,
             latest_drill_status=str(latest_row.get("status") or "")))
     return trends
@@ -140,6 +150,8 @@ class TrendResult:
     trends: tuple[Trend, ...]
     #: the --fail-on-regression threshold the trends were judged with (None: not judged)
     threshold_pct: float | None = None
+    #: the --regression-floor the trends were judged with, in seconds
+    floor_seconds: float = 300.0
 
     @property
     def exit_code(self) -> int:

@@ -20,17 +20,23 @@ DurationStyle = Literal["compact", "table", "prose", "words"]
 
 #: ``500MB``, ``2GiB``, ``2G``, ``4096``: decimal prefixes, or binary ones with ``i``
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpKMGTP])(i)?)?[bB]?")
+#: one ``<number><unit>`` part of a compound duration such as ``4h30m`` or ``2d12h``
+_PART = r"\d+(?:\.\d+)?[a-zA-Z]+"
+_COMPOUND = re.compile(rf"(?:{_PART}){{2,}}")
 
 
 def parse_duration(text: str) -> float:
-    """``30s``, ``90m``, ``26h``, ``7d``, ``2w`` → seconds. Raises ValueError."""
+    """``30s``, ``90m``, ``26h``, ``7d``, ``2w``, ``4h30m`` → seconds. Raises ValueError."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected a duration like 30s, 90m, 26h, 7d or 2w")
     if text.strip().replace(".", "", 1).isdigit():  # humanfriendly reads "8" as seconds
         raise ValueError(f"duration {text!r} has no unit (write it like 30s, 90m, 26h, 7d "
                          "or 2w)")
+    text = text.strip()
+    # humanfriendly reads one <number><unit>; a compound one is the sum of its parts
+    parts = re.findall(_PART, text) if _COMPOUND.fullmatch(text) else [text]
     try:
-        seconds = float(humanfriendly.parse_timespan(text.strip()))
+        seconds = sum(float(humanfriendly.parse_timespan(part)) for part in parts)
     except humanfriendly.InvalidTimespan:
         raise ValueError(
             f"cannot parse duration {text!r} (write it like 30s, 90m, 26h, 7d or 2w)"

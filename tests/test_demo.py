@@ -1,8 +1,8 @@
 """``backupcheck demo``: the embedded estate end to end, its planted problems, and clean-up.
 
 Two full demos run here (one kept and explored with ``verify`` from a fresh environment, one
-not kept), each in well under a minute. ``HOME`` points at a temporary directory, so the
-profile a kept demo adds to ``~/.aws/credentials`` never touches the real home.
+not kept), each in well under a minute. ``HOME`` points at a temporary directory, and the
+tests assert that ``~/.aws`` stays untouched: every AWS file of the demo lives in the estate.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import pytest
 from backupcheck.demo import run_demo
 from backupcheck.demo.data import KiB, office_share
 from backupcheck.demo.process import PID_FILE, start_server, stop_server
-from backupcheck.demo.run import MARKER, ensure_shared_profile, prepare_keep_dir
-from backupcheck.demo.storage import credentials_text
+from backupcheck.demo.run import MARKER, prepare_keep_dir
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
 from tests.conftest import target_of
@@ -114,7 +113,7 @@ needs_demo_command = pytest.mark.skipif(not demo_command_wired(),
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throw-away HOME: the kept demo's ~/.aws/credentials change lands here."""
+    """A throw-away HOME, to show that the demo never writes ``~/.aws``."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -155,15 +154,23 @@ def test_demo_keep_then_verify_from_a_new_shell(cli: Any, home: Path, kept_estat
     assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     assert pid not in {c.pid for c in psutil.Process().children(recursive=True)}
 
-    # the fake profile went into the (temporary) home, private; no key in any targets file
-    credentials = home / ".aws" / "credentials"
+    # the fake profile stays in the estate, private; the user's ~/.aws is never touched;
+    # the line to use it from a new shell is printed; no key in any targets file
+    assert not (home / ".aws").exists()
+    credentials = kept_estate / "aws" / "credentials"
+    config = kept_estate / "aws" / "config"
     assert "[backupcheck-demo]" in credentials.read_text()
+    assert "[profile backupcheck-demo]" in config.read_text()
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    line = (f"export AWS_SHARED_CREDENTIALS_FILE={credentials} "
+            f"AWS_CONFIG_FILE={config}")
+    assert line in result.stderr
     for toml in (kept_estate / "targets").glob("*.toml"):
         assert "aws_secret_access_key" not in toml.read_text().lower()
 
-    # a new shell: nothing but HOME and PATH
-    shell = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    # a new shell: nothing but HOME, PATH and the two variables the demo printed
+    shell = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+             "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": str(config)}
     verify = subprocess.run(
         [sys.executable, "-m", "backupcheck", "verify", "--targets",
          str(kept_estate / "targets"), "--format", "json"],
@@ -200,7 +207,7 @@ def test_run_demo_without_keep_leaves_nothing_behind(home: Path) -> None:
     assert demo_servers(info.directory) == []
     assert not [c for c in psutil.Process().children(recursive=True)
                 if "backupcheck.demo.server" in (c.cmdline() or [])]
-    assert not (home / ".aws").exists()  # only a kept estate needs the shared profile
+    assert not (home / ".aws").exists()  # the demo never writes ~/.aws
     assert info.seconds < 60
     assert set(info.planted) == {"acme", "globex", "initech"}
 
@@ -259,27 +266,6 @@ def test_keep_dir_replaces_an_earlier_estate_without_killing_strangers(tmp_path:
 
     assert note is not None and "replaced" in note
     assert list(earlier.iterdir()) == []
-
-
-def test_shared_profile_is_added_once_and_keeps_what_was_there(home: Path) -> None:
-    credentials = home / ".aws" / "credentials"
-    credentials.parent.mkdir()
-    credentials.write_text("[default]\naws_access_key_id = mine\n")
-
-    first = ensure_shared_profile(credentials_text())
-    second = ensure_shared_profile(credentials_text())
-
-    text = credentials.read_text()
-    assert first is not None and "added" in first
-    assert second is None
-    assert text.startswith("[default]\naws_access_key_id = mine\n")
-    assert text.count("[backupcheck-demo]") == 1
-
-
-def test_shared_profile_file_is_created_private(home: Path) -> None:
-    assert ensure_shared_profile(credentials_text()) is not None
-    credentials = home / ".aws" / "credentials"
-    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
 
 
 @pytest.mark.timeout(60)

@@ -18,9 +18,6 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client.exposition import pushadd_to_gateway
-from prometheus_client.parser import text_string_to_metric_families
-
 from backupcheck.atomic import write_atomic
 from backupcheck.model import RunReport
 from backupcheck.report.prometheus import BY_NAME, Sample, families, registry_of, render_text
@@ -45,6 +42,8 @@ def merge(old: Samples, new: Samples) -> Samples:
 def parse_textfile(text: str) -> Samples:
     """The backupcheck series of an earlier textfile (anything else in it is dropped)."""
     found: Samples = {}
+    from prometheus_client.parser import text_string_to_metric_families
+
     for metric in text_string_to_metric_families(text):
         family = BY_NAME.get(metric.name)
         if family is None:
@@ -88,6 +87,8 @@ def write_textfile(path: Path, report: RunReport) -> list[str]:
 
 def push(gateway: str, report: RunReport) -> list[str]:
     """Push each client's series to its group of the Pushgateway."""
+    from prometheus_client.exposition import pushadd_to_gateway
+
     warnings = []
     for client, by_family in samples_of(report).items():
         try:

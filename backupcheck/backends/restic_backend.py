@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
 
@@ -32,13 +32,6 @@ from backupcheck.backends.restic_locks import (
     exact_source,
     scan_locks,
 )
-from backupcheck.backends.restic_native import (
-    NativeReader,
-    display_name,
-    locator_of,
-    path_of,
-    uses_native,
-)
 from backupcheck.backends.s3 import lock_mode_text, read_bucket_settings
 from backupcheck.backends.s3_protection import caller_account, read_protection
 from backupcheck.backends.s3guard import make_s3_client, make_sts_client
@@ -46,6 +39,9 @@ from backupcheck.clock import iso_full
 from backupcheck.errors import TargetUnavailable
 from backupcheck.model import Client, InventorySummary, Plan, ResticTarget
 from backupcheck.rotation import rotation_slices
+
+if TYPE_CHECKING:  # the native reader (cryptography, zstd) loads with the first restic target
+    from backupcheck.backends.restic_native import NativeReader
 
 ENCRYPTION = "restic (AES-256-CTR + Poly1305)"
 #: inventory only counts keys: never pay a key derivation per key for details
@@ -102,6 +98,8 @@ class ResticBackend:
         self.client, self.target, self.seed = client, target, seed
         self.restic = restic or Restic(target)
         #: reader = auto/native: snapshots, trees, files, config and keys read natively
+        from backupcheck.backends.restic_native import NativeReader, uses_native
+
         self.native = NativeReader(target) if uses_native(target) else None
         self._full_ids: dict[str, str] = {}
         # one command run on one backend: listed once, reused by checks, inventory, catalog
@@ -298,6 +296,8 @@ class ResticBackend:
                        entries=entries, links=frozenset(links))
 
     def _native_catalog(self, native: NativeReader, chosen: Snapshot) -> Catalog:
+        from backupcheck.backends.restic_native import display_name, locator_of
+
         entries: list[CatalogEntry] = []
         links: set[str] = set()
         for node in native.nodes(chosen.id):
@@ -318,6 +318,8 @@ class ResticBackend:
     def open_file(self, catalog: Catalog, entry: CatalogEntry) -> ByteStream:
         snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
         if self.native is not None:
+            from backupcheck.backends.restic_native import path_of
+
             return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
 

@@ -137,7 +137,12 @@ def selection_from(checks: str | None, exclude: str | None,
     return guarded(lambda: parse_selection(checks, exclude, runnable))
 
 
-def plan_from(path: Path | None, explicit: bool) -> Plan:
+def plan_from(path: Path | None, explicit: bool, *, announce: bool = False) -> Plan:
+    """The plan ``--plan`` names, else the default file when it exists, else the built-in
+    defaults (with ``announce``: said in one line on stderr, as a drill does)."""
     if path is not None and (explicit or path.exists()):
         return guarded(lambda: load_plan(path))
+    if announce:
+        print_error(f"no plan file {path or DEFAULT_PLAN}: using the built-in defaults",
+                    "note")
     return default_plan()

@@ -46,6 +46,7 @@ from backupcheck.clock import now_utc
 from backupcheck.commands.audit import audit_steps, build_audit_pack
 from backupcheck.commands.fleet import build_fleet
 from backupcheck.commands.history import history_command
+from backupcheck.commands.options import check_seed
 from backupcheck.commands.trend import trend_command
 from backupcheck.mutes import expired
 from backupcheck.report.history_formats import history_output
@@ -103,6 +104,7 @@ def audit(
         raise fail("--run-drill and --from-history exclude each other", 2)
     if not run_drill and (seed is not None or jobs is not None or no_history):
         raise fail("--seed, --jobs and --no-history need --run-drill", 2)
+    guarded(lambda: check_seed(seed))
     try:
         max_age = parse_duration(max_drill_age)
     except ValueError as exc:
@@ -212,14 +214,18 @@ def trend(
                                              "instead of stdout.")] = None,
     fail_on_regression: Annotated[float | None, typer.Option(
         "--fail-on-regression", metavar="PCT", help="Fail when the latest estimated restore "
-        "time is PCT percent above the median of the previous runs.")] = None,
+        "time is PCT percent above the median of the previous runs (and at least "
+        "--regression-floor longer).")] = None,
+    regression_floor: Annotated[str, typer.Option(
+        "--regression-floor", metavar="DURATION", help="A regression is also at least this "
+        "much longer than the median (sub-second jitter is not one).")] = "5m",
     chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the trend chart "
                                                "(FILE.png or FILE.svg).")] = None,
 ) -> None:
     """RTO trend per client and target for CI; exit 1 on an RTO breach or a regression."""
     store = history_from(history_dir, report_settings(settings))
     result = guarded(lambda: trend_command(store, client, fmt.value,
-                                           fail_on_regression, chart))
+                                           fail_on_regression, chart, regression_floor))
     output = guarded(lambda: trend_output(result, fmt.value, out, chart))
     print_output(output, to_stderr=out is not None)  # with --out, stdout stays empty
     raise typer.Exit(result.exit_code)

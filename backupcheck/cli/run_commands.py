@@ -36,6 +36,7 @@ from backupcheck.clock import now_utc
 from backupcheck.commands.drill import DrillOptions, record_history
 from backupcheck.commands.drill import drill as run_drill
 from backupcheck.commands.inventory import inventory as run_inventory
+from backupcheck.commands.options import check_seed
 from backupcheck.commands.verify import verify as run_verify
 from backupcheck.demo import run_demo
 from backupcheck.report.text import visible
@@ -83,6 +84,7 @@ def verify(
     history: BalanceHistoryOpt = None,
 ) -> None:
     """Run the policy checks without restoring data."""
+    guarded(lambda: check_seed(seed))
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     balance = history_from(history, installation) if shard else None  # read to balance
@@ -96,7 +98,7 @@ def verify(
     with progress_bar("verify", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: replace(
             run_verify(clients, chosen, progress=progress, seed=seed, selection=selection),
-            shard=shard_name))
+            shard=shard_name, plan=chosen))
     finish_run(with_broken(report, broken), fmt, alerts)
 
 
@@ -118,10 +120,11 @@ def drill(
     shard: ShardOpt = None,
 ) -> None:
     """Policy checks, sampled streamed restores with xxh3-128, restore-time metrics and RTO."""
+    guarded(lambda: check_seed(seed))
     clients, broken = estate_from(targets, client)
     installation = settings_from(targets, settings, clients, client)
     selection = selection_from(checks, exclude_checks, DRILL_IDS)
-    chosen = plan_from(plan, plan != DEFAULT_PLAN)
+    chosen = plan_from(plan, plan != DEFAULT_PLAN, announce=True)
     moment = now_utc()
     store = history_from(history, installation)
     clients, broken, shard_name = shard_of(clients, shard, store, moment, broken)
@@ -134,7 +137,7 @@ def drill(
     with progress_bar("drill", total, show_progress(fmt)) as progress:
         report = alerts.guarded(lambda: replace(
             run_drill(clients, options, progress=progress, selection=selection),
-            shard=shard_name))
+            shard=shard_name, plan=chosen))
     finish_run(with_broken(report, broken), fmt, alerts,
                record=lambda shown: record_history(options, shown))
 

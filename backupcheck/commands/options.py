@@ -34,3 +34,14 @@ def check_format(fmt: str, allowed: Sequence[str]) -> str:
     if fmt not in allowed:
         raise UsageError(f"--format: {fmt!r} is not one of {', '.join(allowed)}")
     return fmt
+
+
+#: ``--seed``: what the history's int64 seed column can record
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int | None) -> int | None:
+    """``seed`` when it is None or a seed the history can record (0 to 2**63-1)."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed: expected an integer from 0 to {MAX_SEED}, got {seed}")
+    return seed

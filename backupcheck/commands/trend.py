@@ -10,15 +10,24 @@ from pathlib import Path
 from backupcheck.commands.options import check_format
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore, open_history
-from backupcheck.trend import CHART_SUFFIXES, TREND_FORMATS, TrendResult, compute_trends
+from backupcheck.trend import (
+    CHART_SUFFIXES,
+    DEFAULT_REGRESSION_FLOOR,
+    TREND_FORMATS,
+    TrendResult,
+    compute_trends,
+)
+from backupcheck.units import parse_duration
 
 
 def trend_command(history: Path | str | HistoryStore, clients: Sequence[str] | None = None,
                   fmt: str = "table",
                   fail_on_regression: float | None = None,
-                  chart: Path | None = None) -> TrendResult:
+                  chart: Path | None = None,
+                  regression_floor: str = DEFAULT_REGRESSION_FLOOR) -> TrendResult:
     """The trends of ``clients`` (all when None); exit 1 on a regression (when asked for
-    with ``fail_on_regression``, a percentage) or an RTO breach.
+    with ``fail_on_regression``, a percentage, and at least ``regression_floor`` longer, a
+    duration) or an RTO breach.
 
     ``fmt`` and ``chart`` are only checked here, before anything is read; the renderers use
     them.
@@ -28,9 +37,14 @@ def trend_command(history: Path | str | HistoryStore, clients: Sequence[str] | N
                                                and fail_on_regression >= 0):
         raise UsageError(f"--fail-on-regression: expected a percentage >= 0, "
                          f"got {fail_on_regression!r}")
+    try:
+        floor = parse_duration(regression_floor)
+    except ValueError as exc:
+        raise UsageError(f"--regression-floor: {exc}") from None
     if chart is not None and chart.suffix.lower() not in CHART_SUFFIXES:
         raise UsageError(f"--chart: {chart} must end in .png or .svg")
     store = open_history(history)
     runs = store.read_runs(list(clients) if clients else None)
-    return TrendResult(history=str(store), trends=tuple(compute_trends(runs, fail_on_regression)),
-                       threshold_pct=fail_on_regression)
+    return TrendResult(history=str(store),
+                       trends=tuple(compute_trends(runs, fail_on_regression, floor)),
+                       threshold_pct=fail_on_regression, floor_seconds=floor)

@@ -54,7 +54,9 @@ from backupcheck.demo.storage import (
     REGION,
     BucketSpec,
     Interrupted,
+    Layout,
     ResticRepo,
+    config_text,
     create_bucket,
     credentials_text,
     upload_files,
@@ -80,45 +82,6 @@ snapshot = "latest"
 prefer_unverified = true   # favour files no earlier drill verified
 jobs = 4                   # parallel restore streams per target
 """
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the estate's parts live under ``root``."""
-
-    root: Path
-
-    @property
-    def targets(self) -> Path:
-        return self.root / "targets"
-
-    @property
-    def plan(self) -> Path:
-        return self.root / "restore_tests" / "weekly.toml"
-
-    @property
-    def history(self) -> Path:
-        return self.root / "history"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def manifests(self) -> Path:
-        return self.root / "manifests"
-
-    @property
-    def secrets(self) -> Path:
-        return self.root / "secrets"
-
-    @property
-    def restic(self) -> Path:
-        return self.root / "restic"
-
-    @property
-    def aws_credentials(self) -> Path:
-        return self.root / "aws" / "credentials"
 
 
 @dataclass
@@ -242,6 +205,7 @@ def build_estate(layout: Layout, url: str, throttled_url: str, now: datetime,
                       layout.restic):
         directory.mkdir(parents=True, exist_ok=True)
     _write_private(layout.aws_credentials, credentials_text())
+    _write_private(layout.aws_config, config_text())
     passwords = {}
     for client in ("acme", "globex", "initech"):
         passwords[client] = layout.secrets / f"{client}.pass"

@@ -8,7 +8,6 @@ the other commands can be pointed at ``DIR/targets`` and ``DIR/history``.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import json
 import os
@@ -25,9 +24,9 @@ from backupcheck.clock import now_utc
 from backupcheck.commands.drill import DrillOptions, drill, record_history
 from backupcheck.config import load_clients, load_plan
 from backupcheck.demo.earlier import SeenByTodaysDrill, earlier_rows, plan_earlier
-from backupcheck.demo.estate import OFFSITE_LINK_BYTES_PER_S, Layout, build_estate
+from backupcheck.demo.estate import OFFSITE_LINK_BYTES_PER_S, build_estate
 from backupcheck.demo.process import start_server, stop_previous, stop_server
-from backupcheck.demo.storage import PROFILE, credentials_text, restic_binary
+from backupcheck.demo.storage import Layout, restic_binary
 from backupcheck.errors import UsageError
 from backupcheck.history import HistoryStore
 from backupcheck.model import RunReport
@@ -68,8 +67,13 @@ class DemoInfo:
 
 
 def explore_commands(directory: Path) -> tuple[str, ...]:
+    """What to type to use a kept estate: first the line that points the AWS tools at the
+    estate's own credentials and config (the demo never touches ``~/.aws``)."""
     d = shlex.quote(str(directory))
+    layout = Layout(directory)
     return (
+        f"export AWS_SHARED_CREDENTIALS_FILE={shlex.quote(str(layout.aws_credentials))} "
+        f"AWS_CONFIG_FILE={shlex.quote(str(layout.aws_config))}",
         f"backupcheck verify --targets {d}/targets",
         f"backupcheck inventory --targets {d}/targets",
         f"backupcheck drill --targets {d}/targets --plan {d}/restore_tests/weekly.toml "
@@ -138,39 +142,6 @@ def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def ensure_shared_profile(credentials: str) -> str | None:
-    """Add the demo's fake profile to the user's shared credentials file when absent.
-
-    A kept estate's S3 targets name ``profile = "backupcheck-demo"``; a later ``verify`` in
-    a new shell finds it only in the file the AWS tools read. Nothing already there changes.
-    """
-    configured = os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
-    path = Path(configured or "~/.aws/credentials").expanduser()
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        return (f"could not read {path}; add the [{PROFILE}] profile from the estate's "
-                "aws/credentials yourself to use the kept estate from a new shell")
-    if parser.has_section(PROFILE):
-        return None
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        existing = path.read_text(encoding="utf-8") if path.exists() else ""
-        separator = "" if not existing or existing.endswith("\n\n") else "\n"
-        if existing and not existing.endswith("\n"):
-            separator = "\n\n"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(separator + "# fake keys for the local `backupcheck demo` S3 server\n"
-                         + credentials)
-    except OSError as exc:
-        return (f"could not add the [{PROFILE}] profile to {path} ({exc.strerror or exc}); "
-                "add it from the estate's aws/credentials to use the kept estate from a new "
-                "shell")
-    return f"added the fake [{PROFILE}] profile to {path} (for the kept estate's S3 targets)"
-
-
 def run_demo(keep: Path | None = None, *,
              progress: Notify | None = None) -> tuple[RunReport, DemoInfo]:
     """Build the demo estate, run the weekly drill over it, record it; returns the report.
@@ -197,12 +168,10 @@ def run_demo(keep: Path | None = None, *,
         notify(f"S3 server listening on {handle.url}")
         demo_env: dict[str, str | None] = dict.fromkeys(_CALLER_AWS)
         demo_env["AWS_SHARED_CREDENTIALS_FILE"] = str(layout.aws_credentials)
+        demo_env["AWS_CONFIG_FILE"] = str(layout.aws_config)
         with _environment(demo_env):
             report, planted = _build_and_drill(layout, handle.url, handle.throttled_url,
                                                notify)
-        if keep is not None:
-            note = ensure_shared_profile(credentials_text())
-            notes += [note] if note else []
     except BaseException:
         if handle is not None:
             stop_server(handle)

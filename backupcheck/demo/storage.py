@@ -44,6 +44,54 @@ class ResticMissing(DemoError):
     exit_code = 3
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where the estate's parts live under ``root``."""
+
+    root: Path
+
+    @property
+    def targets(self) -> Path:
+        return self.root / "targets"
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "restore_tests" / "weekly.toml"
+
+    @property
+    def history(self) -> Path:
+        return self.root / "history"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def manifests(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def restic(self) -> Path:
+        return self.root / "restic"
+
+    @property
+    def aws_credentials(self) -> Path:
+        return self.root / "aws" / "credentials"
+
+    @property
+    def aws_config(self) -> Path:
+        return self.root / "aws" / "config"
+
+
+def config_text() -> str:
+    """The estate's own AWS config file: the profile's region, nothing of the user's."""
+    return f"[profile {PROFILE}]\nregion = {REGION}\n"
+
+
 def credentials_text() -> str:
     """The fake profile moto accepts (it checks signatures' shape, not keys)."""
     return (f"[{PROFILE}]\naws_access_key_id = {FAKE_KEY}\n"

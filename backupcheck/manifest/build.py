@@ -8,6 +8,7 @@ walked entries runs in this process for a small tree and in a pool of processes 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import time
@@ -30,6 +31,8 @@ BATCH_ITEMS = 512
 #: more (measured: 631 files, 69 MiB took 18 ms in this process, 38 ms with a pool)
 SERIAL_MAX_FILES = 2048
 SERIAL_MAX_BYTES = 256 << 20
+#: a write of the manifest failed because its file system is full: bad input, not a bug
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def build_manifest(root: Path, out: Path, *, workers: int | None = None,
@@ -63,31 +66,37 @@ def build_manifest(root: Path, out: Path, *, workers: int | None = None,
     # the output is opened only after the head of the tree was walked, so a root that cannot
     # be read fails before anything is created; atomic_writer removes its temporary file on
     # any failure from here on, and renames it over ``out`` only after a complete write
-    with contextlib.ExitStack() as output:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            sink = output.enter_context(atomic_writer(out))
-        except OSError as exc:
-            raise UsageError(f"{out}: cannot write manifest: {exc.strerror or exc}") from exc
-        # the temporary file may lie inside the tree, in a directory not walked yet
-        walk.also_skip(paths_inside(root_real, (Path(sink.name),)))
-        writer = Writer(sink)
-        ticker = Ticker(progress, writer)
-        try:
-            if serial:
-                method = "serial"
-                meter = ByteMeter(ticker.add_bytes)
-                for batch in batches:
-                    writer.add(hash_items(root_real, batch, meter))
-                    ticker.tick()
-            else:
-                method = hash_in_pool(root_real, batches, workers, writer, ticker)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the temp file is deleted anyway
-                writer.close()
+    try:
+        with contextlib.ExitStack() as output:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                sink = output.enter_context(atomic_writer(out))
+            except OSError as exc:
+                raise UsageError(f"{out}: cannot write manifest: {exc.strerror or exc}") from exc
+            # the temporary file may lie inside the tree, in a directory not walked yet
+            walk.also_skip(paths_inside(root_real, (Path(sink.name),)))
+            writer = Writer(sink)
+            ticker = Ticker(progress, writer)
+            try:
+                if serial:
+                    method = "serial"
+                    meter = ByteMeter(ticker.add_bytes)
+                    for batch in batches:
+                        writer.add(hash_items(root_real, batch, meter))
+                        ticker.tick()
+                else:
+                    method = hash_in_pool(root_real, batches, workers, writer, ticker)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the temp file is deleted anyway
+                    writer.close()
+                raise
+            writer.close()
+            ticker.tick(force=True)
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL:
             raise
-        writer.close()
-        ticker.tick(force=True)
+        # the temporary file is already removed; name the file the user asked for
+        raise UsageError(f"{out}: cannot write manifest: {exc.strerror or exc}") from None
 
     unreadable = walk.unreadable + writer.unreadable
     return ManifestStats(out=out, files=writer.rows - writer.symlinks, bytes=writer.bytes,

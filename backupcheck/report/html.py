@@ -15,9 +15,8 @@ import json
 import statistics
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from backupcheck.audit.controls import control_evidence
@@ -28,6 +27,9 @@ from backupcheck.model import FileOutcome, FileResult, Finding, Status, TargetRe
 from backupcheck.report.chart import chart_png_bytes
 from backupcheck.report.text import visible
 from backupcheck.units import format_duration, human_bytes
+
+if TYPE_CHECKING:  # jinja2 is imported when a page is rendered, not at start-up
+    from jinja2 import Environment
 
 TEMPLATE = "audit.html.j2"
 #: digests listed per target in the page (all of them are in report.json)
@@ -51,6 +53,8 @@ def _finalize(value: Any) -> Any:
 
 
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     # autoescape=True, not select_autoescape: the template's name ends in .j2, not .html
     return Environment(loader=PackageLoader("backupcheck.report", "templates"),
                        autoescape=True, undefined=StrictUndefined, finalize=_finalize,

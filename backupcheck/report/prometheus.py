@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector, CollectorRegistry
+from typing import TYPE_CHECKING
 
 from backupcheck.clock import parse_iso
 from backupcheck.model import RestoreResult, RunReport, Status, TargetResult
+
+if TYPE_CHECKING:  # prometheus_client is imported when metrics are written, not at start-up
+    from prometheus_client.core import Metric
+    from prometheus_client.registry import CollectorRegistry
 
 #: every status value a status gauge has a series for
 STATUS_VALUES: tuple[str, ...] = tuple(str(s) for s in Status)
@@ -128,6 +129,8 @@ def _restore_samples(target: TargetResult, key: tuple[str, str], finished: float
 
 def families(samples: dict[str, dict[str, list[Sample]]]) -> list[Metric]:
     """Metric families for ``client -> family -> samples``, in :data:`FAMILIES` order."""
+    from prometheus_client.core import GaugeMetricFamily
+
     metrics: list[Metric] = []
     for family in FAMILIES:
         rows = [row for by_family in samples.values() for row in by_family.get(family.name, ())]
@@ -140,7 +143,7 @@ def families(samples: dict[str, dict[str, list[Sample]]]) -> list[Metric]:
     return metrics
 
 
-class _Fixed(Collector):
+class _Fixed:
     """A collector that hands out metric families built beforehand."""
 
     def __init__(self, metrics: Sequence[Metric]) -> None:
@@ -151,6 +154,8 @@ class _Fixed(Collector):
 
 
 def registry_of(metrics: Sequence[Metric]) -> CollectorRegistry:
+    from prometheus_client.registry import CollectorRegistry
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed(metrics))
     return registry
@@ -158,4 +163,6 @@ def registry_of(metrics: Sequence[Metric]) -> CollectorRegistry:
 
 def render_text(metrics: Sequence[Metric]) -> bytes:
     """The Prometheus text exposition format."""
+    from prometheus_client.exposition import generate_latest
+
     return generate_latest(registry_of(metrics))

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from backupcheck.model import ClientResult, RunReport, Status
+from backupcheck.report.cause import unopened
 from backupcheck.report.text import safe, visible
 from backupcheck.units import format_duration, human_bytes
 
@@ -38,7 +39,15 @@ def checks_table(client: ClientResult) -> Table:
         table.add_row(Text("(client file)", style="italic"), check.id,
                       status_text(check.status), message)
     for target in sorted(client.targets, key=lambda t: (-t.status.severity, t.target)):
+        closed = unopened(target)
+        if closed is not None:  # one row for the cause, not one per check it stopped
+            message = Text(f"cannot be opened: {visible(closed.cause)}")
+            message.append(f"\n→ {closed.advice}", style="dim italic")
+            table.add_row(Text(visible(target.target)), f"all {len(closed.checks)} checks",
+                          status_text(Status.ERROR), message)
         for check in sorted(target.checks, key=lambda f: -f.status.severity):
+            if closed is not None and check in closed.checks:
+                continue
             message = Text.from_markup(safe(check.message))
             if check.muted is not None:
                 message = Text.assemble(

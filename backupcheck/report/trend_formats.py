@@ -79,7 +79,8 @@ def reason(trend: Trend) -> str:
         median = format_duration(trend.median_previous, "table")
         parts.append(f"{trend.change_pct or 0:.1f}% slower than the median "
                      f"{median} ({trend.median_previous:.0f}s) "
-                     f"of {trend.runs - 1} previous runs (threshold {trend.threshold_pct:g}%)")
+                     f"of {trend.runs - 1} previous runs (threshold {trend.threshold_pct:g}% "
+                     f"and at least {format_duration(trend.floor_seconds)} longer)")
     if not parts:
         head = (f"headroom {span(trend.headroom_seconds)} to RTO"
                 if trend.headroom_seconds is not None else "no RTO recorded")
@@ -133,12 +134,14 @@ def plain_text(renderable: RenderableType, width: int = 160) -> str:
 # ---------------------------------------------------------------- trend: json
 
 
-def trend_document(trends: Sequence[Trend], threshold_pct: float | None) -> dict[str, Any]:
+def trend_document(trends: Sequence[Trend], threshold_pct: float | None,
+                   floor_seconds: float = 300.0) -> dict[str, Any]:
     failing = [t for t in trends if t.status is Status.FAIL]
     doc: dict[str, Any] = {
         "schema": TREND_SCHEMA,
         "status": str(Status.FAIL if failing else Status.PASS),
         "fail_on_regression_pct": threshold_pct,
+        "regression_floor_seconds": floor_seconds,
         "targets": len(trends),
         "failing": len(failing),
         "trends": [{
@@ -268,10 +271,10 @@ def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_trend(trends: Sequence[Trend], fmt: str,
-                 threshold_pct: float | None) -> RenderableType | str:
+def render_trend(trends: Sequence[Trend], fmt: str, threshold_pct: float | None,
+                 floor_seconds: float = 300.0) -> RenderableType | str:
     if fmt == "json":
-        return dumps(trend_document(trends, threshold_pct))
+        return dumps(trend_document(trends, threshold_pct, floor_seconds))
     if fmt == "junit":
         return trend_junit(trends, threshold_pct)
     if fmt == "markdown":
@@ -291,7 +294,7 @@ def trend_output(result: TrendResult, fmt: str, out: Path | None = None,
         render_chart(trends, chart)
     if not trends and fmt == "table" and out is None:
         return f"{NO_DRILLS} (looked in {result.history})"
-    rendered = render_trend(trends, fmt, result.threshold_pct)
+    rendered = render_trend(trends, fmt, result.threshold_pct, result.floor_seconds)
     if out is None:
         return rendered
     text = rendered if isinstance(rendered, str) else plain_text(rendered)
