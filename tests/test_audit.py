@@ -77,7 +77,7 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``backupcheck demo --keep DIR``, with HOME (where it adds a profile) a temporary one."""
+    """``backupcheck demo --keep DIR``, with a temporary HOME (the demo must not touch it)."""
     root = tmp_path_factory.mktemp("audit-demo")
     directory = root / "estate"
     with pytest.MonkeyPatch.context() as env:
@@ -86,6 +86,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         env.delenv("AWS_CONFIG_FILE", raising=False)
         try:
             _, info = run_demo(directory)
+            # what the kept demo tells its user to export: its profile lives in the estate
+            env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "aws" / "credentials"))
+            env.setenv("AWS_CONFIG_FILE", str(directory / "aws" / "config"))
             targets = directory / "targets"
             plan_path = directory / "restore_tests" / "weekly.toml"
             yield Demo(directory, targets, directory / "history", load_plan(plan_path),
