@@ -26,8 +26,8 @@ _SECRET_ADVICE = {"AWS_": 'set env = { AWS_PROFILE = "..." } and keep the keys i
                   "REST": "use password_file, password_command or password_env"}
 #: environment variables that hold secrets and so must not be written into a config file
 _SECRET_ENV = frozenset({"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                         "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY",
-                         "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
+                         "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS",
+                         "RESTIC_REST_PASSWORD", "GOOGLE_APPLICATION_CREDENTIALS_JSON"})
 
 #: every key of a client file's top level and of one of its ``[[targets]]`` (any kind)
 _TOP_KEYS = ("client", "rpo", "rto", "policy", "targets")

@@ -443,7 +443,8 @@ def test_restic_with_two_password_options(cli: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("secret", ["RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY",
-                                    "AWS_SESSION_TOKEN"])
+                                    "AWS_SESSION_TOKEN", "AZURE_ACCOUNT_SAS",
+                                    "RESTIC_REST_PASSWORD"])
 def test_secret_in_env_table_is_refused_without_echoing_it(cli: Any, tmp_path: Path,
                                                            secret: str) -> None:
     path = write_client(tmp_path, "acme", RESTIC + 'password_file = "/p"\n'

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from backupcheck.backends.base import Backend
 from backupcheck.checks.registry import finding
 from backupcheck.checks.selection import RESTORE_IDS, CheckSelection
-from backupcheck.clock import now_utc, parse_iso
+from backupcheck.clock import iso, now_utc, parse_iso
 from backupcheck.commands.policy import policy_facts
 from backupcheck.engine import Progress, run_targets
 from backupcheck.errors import BackupcheckError
@@ -70,8 +70,10 @@ def record_history(options: DrillOptions, report: RunReport) -> str | None:
     # the drill's own moment, to the microsecond: two drills within one second (the report's
     # precision) must still come back from the history in the order they ran
     reported = parse_iso(report.started_at)
+    # only within the reported second: the history's moment must read back as the report's
+    # (an audit's findings are "last seen" at the time its checks are dated)
     started = options.now if options.now is not None and \
-        abs((options.now - reported).total_seconds()) < 1 else reported
+        iso(options.now) == report.started_at else reported
     run_id = new_run_id(started)
     options.history.append(run_id, started, report, options.plan.name)
     return run_id
