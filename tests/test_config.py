@@ -312,7 +312,8 @@ def test_load_plan_every_key(tmp_path: Path) -> None:
     plan = load_plan(path)
     assert plan == Plan(name="weekly", files=5, max_bytes=500_000_000, read_data_subset="1/5",
                         include_newest=False, snapshot="random-within:30d",
-                        snapshot_window_seconds=30 * 86400, prefer_unverified=False, jobs=2)
+                        snapshot_window_seconds=30 * 86400, prefer_unverified=False, jobs=2,
+                        file=str(path))  # the report names the plan file it ran
 
 
 def test_load_plan_defaults(tmp_path: Path) -> None:
