@@ -190,7 +190,10 @@ def test_out_to_unwritable_place_is_a_usage_error(cli: Any, estate: Estate,
 BIG_KEYS = 10_000
 BIG_VERSIONS_PER_KEY = 2
 BIG_ROWS = BIG_KEYS * BIG_VERSIONS_PER_KEY
-MAX_RSS_BYTES = 200 * 1024 * 1024
+#: what listing 20,000 versions may add on top of the process at rest: the listing streams,
+#: so the rows must never all be held. Measured against a baseline of the same interpreter
+#: and libraries (their mapped size differs between machines and fresh installs by 40 MB)
+MAX_GROWTH_BYTES = 100 * 1024 * 1024
 
 #: runs its arguments as a child and reports the child's peak RSS. The child's peak must be
 #: measured from a small parent: Linux carries a parent's high-water RSS into a forked child's
@@ -246,7 +249,7 @@ def big_bucket(s3_server: S3Server) -> Iterator[str]:
 
 
 @pytest.mark.timeout(900)  # ~1 min here, nearly all of it moto listing 20,000 versions
-def test_inventory_of_20k_versions_stays_under_200_mb(s3_server: S3Server, big_bucket: str,
+def test_inventory_of_20k_versions_grows_under_100_mb(s3_server: S3Server, big_bucket: str,
                                                       tmp_path: Path) -> None:
     targets = tmp_path / "targets"
     _client_file(targets, "bigco", [("bigco-nas", big_bucket, "", s3_server.url)])
@@ -274,4 +277,12 @@ def test_inventory_of_20k_versions_stays_under_200_mb(s3_server: S3Server, big_b
     assert parquet.metadata.num_rows == BIG_ROWS
     latest = pq.read_table(out, columns=["is_latest"]).column("is_latest").to_pylist()
     assert sum(latest) == BIG_KEYS
-    assert peak < MAX_RSS_BYTES, f"peak RSS {peak / 2**20:.1f} MiB"
+    rest = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-c",
+                           "import backupcheck.cli.app, backupcheck.backends.s3_backend"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    baseline = int(rest.stderr.strip().splitlines()[-1])
+    print(f"baseline {baseline / 2**20:.1f} MiB, growth {(peak - baseline) / 2**20:.1f} MiB")
+    assert peak - baseline < MAX_GROWTH_BYTES, (
+        f"peak RSS {peak / 2**20:.1f} MiB, {(peak - baseline) / 2**20:.1f} MiB over the "
+        f"{baseline / 2**20:.1f} MiB of the process at rest")
