@@ -15,7 +15,8 @@ such in the evidence, so an unneeded unlocked object is a false alarm, never a m
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,12 +70,14 @@ def current_objects(client: Any, bucket: str, root: str) -> list[NeededObject]:
     return found
 
 
+def count_by_folder(keys: Iterable[str], root: str) -> Counter[str]:
+    """How many of ``keys`` (all below ``root``) stand in each top folder (``data``, ``index``…)."""
+    return Counter(key[len(root):].split("/", 1)[0] for key in keys)
+
+
 def exact_source(objects: Sequence[NeededObject], root: str, snapshot: str) -> str:
     """The evidence's words for an exact set: what it holds, counted by kind."""
-    counts: dict[str, int] = {}
-    for needed in objects:
-        top = needed.key[len(root):].split("/", 1)[0]
-        counts[top] = counts.get(top, 0) + 1
+    counts = count_by_folder((needed.key for needed in objects), root)
     parts = [f"{counts.get(top, 0)} {name}" for top, name in (
         ("config", "config"), ("keys", "key file(s)"), ("snapshots", "snapshot file"),
         ("index", "index file(s)"), ("data", "pack(s)"))]

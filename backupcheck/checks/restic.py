@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
+from backupcheck.backends.restic_locks import count_by_folder
 from backupcheck.backends.s3 import S3Facts
 from backupcheck.backends.s3_facts import EXAMPLES
 from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
@@ -121,12 +122,9 @@ def _kinds(keys: list[str], root: str) -> str:
     """``3 packs (data/), 1 index file`` — what kinds of repository objects ``keys`` are."""
     names = {"data": "pack", "index": "index file", "snapshots": "snapshot file",
              "keys": "key file", "config": "config"}
-    counts: dict[str, int] = {}
-    for key in keys:
-        top = key[len(root):].split("/", 1)[0]
-        counts[top] = counts.get(top, 0) + 1
+    counts = count_by_folder(keys, root)
     return ", ".join(f"{n} {names.get(top, top)}{'s' if n > 1 and top != 'config' else ''}"
-                     for top, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+                     for top, n in counts.most_common())
 
 
 @JUDGES.judge("restic.objects.locked")
