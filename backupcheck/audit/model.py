@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any, Literal
 
 from backupcheck.audit.findings import FindingRecord
 from backupcheck.audit.pack import SIG_NAME, SUMS_NAME, verify_command
@@ -22,6 +20,9 @@ from backupcheck.model import Client, Plan, RunReport
 from backupcheck.mutes import Mute
 from backupcheck.trend import Trend
 from backupcheck.units import format_duration
+
+if TYPE_CHECKING:  # signing (cryptography, bcrypt) loads only when an audit signs a pack
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 Source = Literal["fresh", "history", "none"]
 #: restore figures older than this are not evidence (``--max-drill-age``, SPEC default 8d)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from backupcheck.atomic import write_atomic
-from backupcheck.audit.sshsig import sign
 from backupcheck.errors import UsageError
+
+if TYPE_CHECKING:  # signing (cryptography, bcrypt) loads only when a pack is signed
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
@@ -65,6 +66,8 @@ def write_pack(out: Path, html: str, document: str,
     sums = sha256sums(contents).encode("ascii")
     written.append(_write(out, SUMS_NAME, sums))
     if signing_key is not None:
+        from backupcheck.audit.sshsig import sign  # the signing loads here
+
         written.append(_write(out, SIG_NAME, sign(sums, signing_key).encode("ascii")))
     else:
         try:

@@ -12,8 +12,6 @@ import typer
 
 from backupcheck.audit.fleet import FleetResult
 from backupcheck.audit.model import AuditOptions
-from backupcheck.audit.sshsig import load_signing_key
-from backupcheck.audit.verify_pack import verify_pack
 from backupcheck.cli.alerts import combined_exit
 from backupcheck.cli.options import (
     DEFAULT_PLAN,
@@ -43,8 +41,6 @@ from backupcheck.cli.output import (
     stdout_console,
 )
 from backupcheck.clock import now_utc
-from backupcheck.commands.audit import audit_steps, build_audit_pack
-from backupcheck.commands.fleet import build_fleet
 from backupcheck.commands.history import history_command
 from backupcheck.commands.options import check_seed
 from backupcheck.commands.trend import trend_command
@@ -98,6 +94,12 @@ def audit(
     `backupcheck audit verify DIR` checks a pack."""
     if ctx.invoked_subcommand is not None:
         return
+    # the audit's own modules (signing: cryptography, bcrypt) load when an audit runs, not
+    # with every command of the CLI
+    from backupcheck.audit.sshsig import load_signing_key
+    from backupcheck.commands.audit import audit_steps, build_audit_pack
+    from backupcheck.commands.fleet import build_fleet
+
     if out is None or (client is None) == (not every):
         raise fail("audit needs --out DIR and either --client NAME or --all", 2)
     if run_drill and from_history:
@@ -183,6 +185,8 @@ def audit_verify(
         "pack must be signed by one of its keys.")] = None,
 ) -> None:
     """Check a pack: every file against SHA256SUMS, and SHA256SUMS.sig's signature."""
+    from backupcheck.audit.verify_pack import verify_pack  # the signing loads here
+
     result = guarded(lambda: verify_pack(directory, allowed))
     console = stdout_console()
     for line in result.lines():
