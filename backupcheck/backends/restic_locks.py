@@ -15,8 +15,7 @@ such in the evidence, so an unneeded unlocked object is a false alarm, never a m
 from __future__ import annotations
 
 import random
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from backupcheck.backends.s3 import describe, error_code, head_version, iter_listing
-from backupcheck.backends.s3_facts import HeadFacts
+from backupcheck.backends.s3_facts import HeadFacts, count_by_folder
 
 #: restic's lock files are not needed by a restore (and restic deletes them itself)
 NOT_NEEDED = ("locks/",)
@@ -68,11 +67,6 @@ def current_objects(client: Any, bucket: str, root: str) -> list[NeededObject]:
             continue
         found.append(NeededObject(version.key, version.size, version.version_id))
     return found
-
-
-def count_by_folder(keys: Iterable[str], root: str) -> Counter[str]:
-    """How many of ``keys`` (all below ``root``) stand in each top folder (``data``, ``index``…)."""
-    return Counter(key[len(root):].split("/", 1)[0] for key in keys)
 
 
 def exact_source(objects: Sequence[NeededObject], root: str, snapshot: str) -> str:

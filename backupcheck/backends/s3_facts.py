@@ -14,7 +14,8 @@ Glossary:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,3 +148,9 @@ def lock_mode_text(settings: BucketSettings) -> str:
     if settings.lock_mode:
         return settings.lock_mode
     return "none" if not settings.object_lock_enabled else "no default"
+
+
+def count_by_folder(keys: Iterable[str], root: str) -> Counter[str]:
+    """How many of ``keys`` (all below ``root``) stand in each top folder below it (a restic
+    repository's ``data``, ``index``, ``snapshots`` …), in the order first met."""
+    return Counter(key[len(root):].split("/", 1)[0] for key in keys)

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backupcheck.backends.restic_facts import ResticFacts, StorageFacts
-from backupcheck.backends.restic_locks import count_by_folder
 from backupcheck.backends.s3 import S3Facts
-from backupcheck.backends.s3_facts import EXAMPLES
+from backupcheck.backends.s3_facts import EXAMPLES, count_by_folder
 from backupcheck.checks.common import FUTURE_TOLERANCE, Judges, finding
 from backupcheck.checks.s3 import (
     bucket_policy,
