@@ -8,9 +8,7 @@ unwritable by injecting the error where the writer meets the file system.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import hashlib
 import json
 import os
 import random
@@ -30,10 +28,19 @@ from botocore.retries.standard import ExponentialBackoff
 
 from backupcheck.manifest.build import build_manifest
 from tests.conftest import S3Server, statuses, target_of, write_client
+from tests.fault_helpers import (
+    ROOT,
+    assert_no_leftovers,
+    marked,
+    plan_file,
+    reaping,
+    subprocess_env,
+    tree_digest,
+    wait_for_pid,
+)
 from tests.faultproxy import FaultProxy, Request, fake_restic
 from tests.restic_helpers import Repo, init_local_repo, make_tree, target_toml
 
-ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 PART = 8 * MiB  # backends/s3stream.py PART_SIZE: the second ranged part starts here
 
@@ -45,46 +52,6 @@ def run_subprocess(args: list[str], env: dict[str, str], timeout: float = 120
                    ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "backupcheck", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def marked(marker: str) -> list[psutil.Process]:
-    """Every live process whose environment carries ``marker`` (restic, sh, sleep …)."""
-    found = []
-    for process in psutil.process_iter(["pid", "status"]):
-        try:
-            if process.info["status"] == psutil.STATUS_ZOMBIE:
-                found.append(process)  # a zombie is a child nobody reaped: also a leak
-                continue
-            if process.environ().get("BC_HARDENING_MARKER") == marker:
-                found.append(process)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return [p for p in found if _is_ours(p, marker)]
-
-
-def _is_ours(process: psutil.Process, marker: str) -> bool:
-    try:
-        if process.status() != psutil.STATUS_ZOMBIE:
-            return True
-        parent = process.parent()
-        return parent is not None and parent.environ().get("BC_HARDENING_MARKER") == marker
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
-
-
-def assert_no_leftovers(marker: str, grace: float = 2.0) -> None:
-    deadline = time.monotonic() + grace
-    while (left := marked(marker)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, [(p.pid, p.name()) for p in left]
-
-
-def plan_file(directory: Path, *, files: int = 50, jobs: int = 4) -> Path:
-    path = directory / "plan.toml"
-    path.write_text(f'name = "hardening"\nfiles = {files}\nmax_bytes = "1GiB"\n'
-                    f'read_data_subset = ""\njobs = {jobs}\nprefer_unverified = false\n',
-                    encoding="utf-8")
-    return path
 
 
 def files_by_path(target: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -320,13 +287,6 @@ def restic_targets(directory: Path, repo: Repo, manifest: Path) -> Path:
     return targets
 
 
-def subprocess_env(estate: dict[str, Any], marker: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTIC_", "BACKUPCHECK_"))}
-    env.update(PATH=f"{estate['bin']}:{env.get('PATH', '/usr/bin:/bin')}",
-               BC_HARDENING_MARKER=marker, PYTHONPATH=str(ROOT), **extra)
-    return env
-
-
 def test_dump_that_dies_or_hangs_is_unreadable_and_the_rest_still_runs(
         tmp_path: Path, restic_estate: dict[str, Any]) -> None:
     marker = uuid.uuid4().hex
@@ -372,27 +332,14 @@ def test_ctrl_c_mid_restore_exits_at_once_and_leaves_no_restic_behind(
         [sys.executable, "-m", "backupcheck", "drill", "--targets", str(targets), "--plan",
          str(plan_file(tmp_path, jobs=1)), "--format", "json", "--no-history"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (hang_pids.exists() and hang_pids.read_text().strip()):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the hanging dump never started"
-            time.sleep(0.05)
-        hung = int(hang_pids.read_text().split()[0])
+    with reaping(process, marker) as leftovers:
+        hung = wait_for_pid(hang_pids, process)
         assert psutil.pid_exists(hung)
         assert marked(marker)  # restic (the hung dump) is running now
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=15)
         took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        leftovers = marked(marker)
-        for leftover in leftovers:  # never leave a failed run's children to the next test
-            with contextlib.suppress(psutil.NoSuchProcess):
-                leftover.kill()
     assert process.returncode in (130, 1), stderr
     assert "interrupted" in stderr
     assert "Traceback" not in stderr
@@ -402,11 +349,6 @@ def test_ctrl_c_mid_restore_exits_at_once_and_leaves_no_restic_behind(
 
 
 # ---------------------------------------------------------------- history: full or read-only
-
-
-def _tree_digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _one_error_line(stderr: str) -> str:
@@ -424,7 +366,7 @@ def test_full_disk_keeps_the_report_and_earlier_history(
     args = ["drill", "--targets", str(targets), "--plan", str(plan_file(tmp_path, files=2)),
             "--format", "json", "--history", str(history)]
     assert cli(*args).exit_code == 0
-    before = _tree_digest(history)
+    before = tree_digest(history)
     assert any(name.endswith(".parquet") for name in before)
 
     import pyarrow.parquet as pq
@@ -441,7 +383,7 @@ def test_full_disk_keeps_the_report_and_earlier_history(
     line = _one_error_line(result.stderr)
     assert "no space left on device" in line and str(history) in line
     assert "earlier history is intact" in line
-    assert _tree_digest(history) == before  # no half file, nothing changed
+    assert tree_digest(history) == before  # no half file, nothing changed
 
 
 def test_unwritable_history_is_one_clear_line_after_the_report(

@@ -4,8 +4,6 @@ the history exactly as it was."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import signal
 import subprocess
 import sys
@@ -17,25 +15,17 @@ import pytest
 
 from backupcheck.manifest.build import build_manifest
 from tests.conftest import write_client
+from tests.fault_helpers import (
+    ROOT,
+    marked,
+    plan_file,
+    reaping,
+    subprocess_env,
+    tree_digest,
+    wait_for_pid,
+)
 from tests.faultproxy import fake_restic
 from tests.restic_helpers import init_local_repo, make_tree, target_toml
-from tests.test_hardening_faults import ROOT, marked, plan_file, subprocess_env
-
-
-def _tree(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def _wait_for_pid(path: Path, process: subprocess.Popen[str]) -> int:
-    """The pid the hanging ``restic check`` wrote (the drill must still be running)."""
-    for _ in range(1200):
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text().split()[0])
-        assert process.poll() is None, process.communicate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.05)
-    raise AssertionError("the hanging restic check never started")
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -66,26 +56,18 @@ def test_a_signal_stops_the_drill_and_its_restic_children(
          "--client", "one"], env={**env, "BC_HANG_PIDS": ""}, cwd=ROOT, capture_output=True,
         text=True, timeout=300, check=False)
     assert earlier.returncode in (0, 1), earlier.stderr
-    before = _tree(history)
+    before = tree_digest(history)
     assert any(p.startswith("runs/") for p in before), before
 
     process = subprocess.Popen(
         [sys.executable, "-m", "backupcheck", "drill", "--targets", str(targets), "--plan",
          str(plan), "--format", "json", "--history", str(history)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        hung = _wait_for_pid(hang_pids, process)
+    with reaping(process, marker) as leftovers:
+        hung = wait_for_pid(hang_pids, process)
         assert psutil.pid_exists(hung) and marked(marker)  # restic check is running now
         process.send_signal(sig)
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        leftovers = marked(marker)
-        for leftover in leftovers:  # never leave a failed run's children to the next test
-            with contextlib.suppress(psutil.NoSuchProcess):
-                leftover.kill()
 
     assert process.returncode == code, (process.returncode, stderr)
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -93,4 +75,4 @@ def test_a_signal_stops_the_drill_and_its_restic_children(
     assert stdout == ""
     assert not leftovers, [(p.pid, p.name()) for p in leftovers]
     assert not psutil.pid_exists(hung) or psutil.Process(hung).status() == psutil.STATUS_ZOMBIE
-    assert _tree(history) == before
+    assert tree_digest(history) == before
