@@ -27,15 +27,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
-from benchmarks.common import Comparison, MotoServer, interleave, log, timed, use_test_credentials
+from benchmarks.common import (
+    Comparison,
+    MotoServer,
+    interleave,
+    log,
+    make_locked_bucket,
+    put_proven,
+    timed,
+    use_test_credentials,
+)
 
 OBJECTS_PER_CLIENT = 5
-LOCK = {"ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}}}
-PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-       "RestrictPublicBuckets": True}
 PLAN = ('name = "bench"\nfiles = 20\nmax_bytes = "1GiB"\nread_data_subset = ""\n'
         'prefer_unverified = false\njobs = 4\n')
 
@@ -46,16 +49,11 @@ def populate(server: MotoServer, targets: Path, clients: int) -> None:
     def one(index: int) -> None:
         name = f"client{index:03d}"
         bucket = f"bench-{name}-backups"
-        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=LOCK)
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PAB)
+        make_locked_bucket(s3, bucket)
         rng = random.Random(index)
         for j in range(OBJECTS_PER_CLIENT):
             data = rng.randbytes(rng.randint(1024, 64 * 1024))
-            s3.put_object(Bucket=bucket, Key=f"nightly/{j:02d}.dat", Body=data,
-                          Metadata={"xxh3-128": xxhash.xxh3_128_hexdigest(data)})
+            put_proven(s3, bucket, f"nightly/{j:02d}.dat", data)
         (targets / f"{name}.toml").write_text(
             f'client = "{name}"\nrpo = "26h"\nrto = "4h"\n[[targets]]\nname = "{name}-s3"\n'
             f'kind = "s3"\nbucket = "{bucket}"\nprefix = "nightly/"\n'

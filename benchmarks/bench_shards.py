@@ -31,16 +31,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
-from benchmarks.common import REPO_ROOT, TEST_ENV, MotoServer, log, run_child, use_test_credentials
+from benchmarks.common import (
+    REPO_ROOT,
+    TEST_ENV,
+    MotoServer,
+    log,
+    make_locked_bucket,
+    put_proven,
+    run_child,
+    use_test_credentials,
+)
 
 BUCKETS = 8
 OBJECTS_PER_CLIENT = 3
-LOCK = {"ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}}}
-PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-       "RestrictPublicBuckets": True}
 PLAN = ('name = "bench"\nfiles = 3\nmax_bytes = "16MiB"\nread_data_subset = ""\n'
         'prefer_unverified = false\njobs = 2\n')
 HISTORY_BUCKET = "bench-history"
@@ -66,12 +69,7 @@ def populate(server: MotoServer, targets: Path, clients: int, repository: Path,
              password: Path) -> None:
     s3 = server.client()
     for b in range(BUCKETS):
-        bucket = f"bench-shared-{b}"
-        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=LOCK)
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PAB)
+        make_locked_bucket(s3, f"bench-shared-{b}")
     s3.create_bucket(Bucket=HISTORY_BUCKET)
 
     def one(index: int) -> None:
@@ -80,9 +78,7 @@ def populate(server: MotoServer, targets: Path, clients: int, repository: Path,
         rng = random.Random(index)
         for j in range(OBJECTS_PER_CLIENT):
             data = rng.randbytes(rng.randint(512, 8 * 1024))
-            s3.put_object(Bucket=bucket, Key=f"{name}/{j:02d}.dat", Body=data,
-                          ChecksumAlgorithm="SHA256",
-                          Metadata={"xxh3-128": xxhash.xxh3_128_hexdigest(data)})
+            put_proven(s3, bucket, f"{name}/{j:02d}.dat", data, ChecksumAlgorithm="SHA256")
         (targets / f"{name}.toml").write_text(
             f'client = "{name}"\nrpo = "26h"\nrto = "4h"\n'
             f'[[targets]]\nname = "{name}-s3"\nkind = "s3"\nbucket = "{bucket}"\n'

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import xxhash
 from botocore.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +114,29 @@ class MotoServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+#: a synthetic client's bucket settings: what the S3 policy checks pass
+LOCK = {"ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}}}
+PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+       "RestrictPublicBuckets": True}
+
+
+def make_locked_bucket(s3: Any, bucket: str) -> None:
+    """``bucket``, object-locked (COMPLIANCE, 30 days), SSE-S3 encrypted, public access
+    blocked: a synthetic client whose policy checks pass."""
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=LOCK)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PAB)
+
+
+def put_proven(s3: Any, bucket: str, key: str, data: bytes, **extra: Any) -> None:
+    """``data`` at ``key`` with its ``x-amz-meta-xxh3-128``, so a drill's sample is proven."""
+    s3.put_object(Bucket=bucket, Key=key, Body=data,
+                  Metadata={"xxh3-128": xxhash.xxh3_128_hexdigest(data)}, **extra)
 
 
 # ---------------------------------------------------------------- timing
