@@ -97,7 +97,7 @@ class ResticBackend:
                  restic: Restic | None = None) -> None:
         self.client, self.target, self.seed = client, target, seed
         self.restic = restic or Restic(target)
-        #: reader = auto/native: snapshots, trees, files, config and keys read natively
+        #: reader = auto/native: snapshots, trees, files, config, keys and stats read natively
         from backupcheck.backends.restic_native import NativeReader, uses_native
 
         self.native = NativeReader(target) if uses_native(target) else None
@@ -237,7 +237,7 @@ class ResticBackend:
         settings = storage.settings
         details: dict[str, Any] = {
             "storage": storage.kind,
-            "raw_data_bytes": self.restic.stats_raw_data().total_size,
+            "raw_data_bytes": reader.stats_raw_data().total_size,
             "newest_snapshot": newest.short_id if newest else None,
             "filters": self._filters(),
             "repository_version": config.version,
@@ -257,7 +257,7 @@ class ResticBackend:
                                setting_errors=dict(settings.errors))
         return InventorySummary(
             location=self.restic.location,
-            size_bytes=self.restic.stats_restore_size(newest.id).total_size if newest else 0,
+            size_bytes=reader.stats_restore_size(newest.id).total_size if newest else 0,
             count=len(snapshots), count_name="snapshots",
             newest=iso_full(newest.time) if newest else None,
             oldest=iso_full(snapshots[0].time) if snapshots else None,

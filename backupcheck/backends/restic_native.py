@@ -20,13 +20,16 @@ from backupcheck.backends.restic_output import (
     NATIVE_KINDS,
     KeyInfo,
     Keys,
+    RawData,
     RepoConfig,
+    RestoreSize,
     Snapshot,
     parse_key,
     storage_kind,
 )
 from backupcheck.backends.resticrepo import Repository, open_repository, restore_object_keys
 from backupcheck.backends.resticrepo.repo import RepositoryError
+from backupcheck.backends.resticrepo.stats import raw_data, restore_size
 from backupcheck.backends.resticrepo.storage import StorageError
 from backupcheck.backends.resticrepo.tree import TreeError
 from backupcheck.errors import TargetUnavailable
@@ -125,6 +128,22 @@ class NativeReader:
         """See :func:`backupcheck.backends.resticrepo.restore_object_keys`."""
         try:
             return restore_object_keys(self.repository, snapshot_id)
+        except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
+            raise self._unavailable(exc) from None
+
+    def stats_raw_data(self) -> RawData:
+        """``restic stats --mode raw-data`` (all snapshots), from the index and the trees."""
+        repository = self.repository
+        try:
+            return raw_data(repository, repository.snapshot_trees().values())
+        except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
+            raise self._unavailable(exc) from None
+
+    def stats_restore_size(self, snapshot_id: str) -> RestoreSize:
+        """``restic stats --mode restore-size <snapshot>``, from the snapshot's trees."""
+        repository = self.repository
+        try:
+            return restore_size(repository, self._tree_of(snapshot_id))
         except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
             raise self._unavailable(exc) from None
 

@@ -58,6 +58,7 @@ class Repository:
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._trees: OrderedDict[str, list[TreeNode]] = OrderedDict()
+        self._roots: dict[str, str] = {}  #: snapshot id -> root tree (snapshots never change)
         self.config = self._read_config(sealed_config)
 
     # ------------------------------------------------------------ unpacked files
@@ -98,14 +99,27 @@ class Repository:
             if not isinstance(doc, dict):
                 raise RepositoryError(f"snapshots/{name}: not a JSON object")
             found.append(parse_snapshot({**doc, "id": name, "short_id": name[:8]}))
+            if isinstance(doc.get("tree"), str):
+                with self._lock:
+                    self._roots[name] = doc["tree"]
         return sorted(found, key=lambda s: (s.time, s.id))
 
     def snapshot_tree(self, snapshot_id: str) -> str:
+        with self._lock:
+            known = self._roots.get(snapshot_id)
+        if known is not None:
+            return known
         doc = self.document("snapshots", snapshot_id)
         tree = doc.get("tree") if isinstance(doc, dict) else None
         if not isinstance(tree, str):
             raise RepositoryError(f"snapshots/{snapshot_id}: no tree")
+        with self._lock:
+            self._roots[snapshot_id] = tree
         return tree
+
+    def snapshot_trees(self) -> dict[str, str]:
+        """The root tree of every snapshot, by id (a file already read is not read again)."""
+        return {name: self.snapshot_tree(name) for name, _ in self.snapshot_files()}
 
     # ------------------------------------------------------------ index and trees
 
