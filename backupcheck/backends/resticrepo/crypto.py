@@ -47,7 +47,7 @@ def _poly1305_key(key: MasterKey, nonce: bytes) -> bytes:
     return key.mac_r + block.update(nonce) + block.finalize()
 
 
-def decrypt(key: MasterKey, data: bytes) -> bytes:
+def decrypt(key: MasterKey, data: bytes | memoryview) -> bytes:
     """The plaintext of ``IV || CIPHERTEXT || MAC``; raises CryptoError unless it authenticates."""
     if len(data) < OVERHEAD:
         raise CryptoError(f"ciphertext too short ({len(data)} bytes)")
