@@ -166,7 +166,7 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
     return estimate
 
 
-def _planned(backend: Backend, catalog: Catalog,
+def read_plan(backend: Backend, catalog: Catalog,
              entries: Sequence[CatalogEntry]) -> AbstractContextManager[Sequence[int]]:
     """The order to read the sample in, with the backend's read plan where it has one: the
     native restic reader reads packs front to back and shares each pack region between the
@@ -201,7 +201,7 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         lambda files, nbytes: restored(client.name, target.name, files, nbytes))
     started = time.monotonic()
     try:
-        with _planned(backend, catalog, sample.entries) as order, \
+        with read_plan(backend, catalog, sample.entries) as order, \
                 ThreadPoolExecutor(max_workers=max(1, options.jobs),
                                    thread_name_prefix="restore") as pool:
             done = dict(zip(order, pool.map(partial(_restore_one, backend, catalog, truth,

@@ -6,7 +6,9 @@ request has a fixed cost, so that made the reader slower than ``restic restore``
 :class:`SharedRuns` is made from the blobs of every file about to be read: the blobs are
 grouped by pack and cut into runs of neighbouring blobs (:func:`~.blobs.group_reads`, up to
 :data:`RUN_MAX` bytes). The first file that needs a blob of a run fetches the whole run with
-one read; the other files take their blobs from it.
+one read; the other files take their blobs from it. The files are read in pack order
+(:func:`read_order`), so while the first run is being read the next :data:`AHEAD` runs are
+fetched in the background, the way ``restic restore`` keeps several packs in flight.
 
 Each planned use of a blob is handed out once; when every planned use of a run was taken the
 run's bytes are dropped. At most :data:`HELD_MAX` bytes are held: before a fetch would pass it,
@@ -21,14 +23,17 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from backupcheck.backends.resticrepo.blobs import BlobError, fetch_range, group_reads
 from backupcheck.backends.resticrepo.index import BlobEntry
 from backupcheck.backends.resticrepo.storage import Storage
 
-#: the largest region of one pack fetched with one read (restic's default pack size)
-RUN_MAX = 16 << 20
+#: the largest region of one pack fetched with one read
+RUN_MAX = 8 << 20
+#: runs fetched ahead of the one being read (within HELD_MAX)
+AHEAD = 3
 #: bytes of fetched runs held at once for the files still to read them
 HELD_MAX = 64 << 20
 
@@ -39,6 +44,7 @@ class _Run:
     start: int
     end: int
     uses: int  #: planned uses of its blobs not yet taken
+    position: int = 0  #: in read order
     lock: threading.Lock = field(default_factory=threading.Lock)
     data: bytes | None = None
     done: bool = False  #: fetched and dropped, evicted, or failed: no more sharing
@@ -60,15 +66,18 @@ class SharedRuns:
             by_pack.setdefault(entry.pack, []).append((blob_id, entry))
         self._uses = uses
         self._run_of: dict[str, _Run] = {}
-        for blobs in by_pack.values():
-            blobs.sort(key=lambda item: item[1].offset)
+        self._sequence: list[_Run] = []
+        for pack in sorted(by_pack):  # the order of read_order
+            blobs = sorted(by_pack[pack], key=lambda item: item[1].offset)
             for group in group_reads(blobs, limit=run_max):
-                run = _Run(group[0][1].pack,
-                           min(e.offset for _, e in group),
+                run = _Run(pack, min(e.offset for _, e in group),
                            max(e.offset + e.length for _, e in group),
-                           sum(uses[b] for b, _ in group))
+                           sum(uses[b] for b, _ in group), len(self._sequence))
+                self._sequence.append(run)
                 for blob_id, _ in group:
                     self._run_of[blob_id] = run
+        self._ahead: ThreadPoolExecutor | None = None
+        self._started: set[int] = set()
         self._lock = threading.Lock()
         self._held: OrderedDict[int, _Run] = OrderedDict()
         self._held_bytes = 0
@@ -83,6 +92,7 @@ class SharedRuns:
             if self._uses[blob_id] <= 0:
                 return None
             self._uses[blob_id] -= 1
+        self._fetch_ahead(run.position)
         with run.lock:
             data = run.data  # a local: an eviction may drop the run's reference any time
             if data is None:
@@ -98,6 +108,27 @@ class SharedRuns:
             if run.uses <= 0:
                 self._drop(run)
             return cut
+
+    def _fetch_ahead(self, position: int) -> None:
+        with self._lock:
+            wanted = [r for r in self._sequence[position + 1:position + 1 + AHEAD]
+                      if r.position not in self._started]
+            self._started.update(r.position for r in wanted)
+            self._started.add(position)
+            if wanted and self._ahead is None:
+                self._ahead = ThreadPoolExecutor(max_workers=AHEAD,
+                                                 thread_name_prefix="restic-ahead")
+            pool = self._ahead
+        for run in wanted:
+            assert pool is not None
+            pool.submit(self._prefetch, run)
+
+    def _prefetch(self, run: _Run) -> None:
+        with run.lock:
+            with self._lock:
+                room = self._held_bytes + run.end - run.start <= self._held_max
+            if room and run.data is None and not run.done:  # else: fetched when it is read
+                run.done = self._fetch(run, "") is None
 
     def _fetch(self, run: _Run, blob_id: str) -> bytes | None:
         size = run.end - run.start
@@ -125,6 +156,8 @@ class SharedRuns:
 
     def release(self) -> None:
         """Drop every held run; later uses read on their own."""
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             runs = list(self._held.values())
             self._held.clear()
