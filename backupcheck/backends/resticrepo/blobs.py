@@ -197,6 +197,10 @@ class FileStream:
         while not self._buffer:
             if not self._next_blob():
                 return b""
+        if len(self._buffer) <= size and isinstance(self._buffer.obj, bytes) \
+                and len(self._buffer.obj) == len(self._buffer):
+            whole, self._buffer = self._buffer.obj, memoryview(b"")
+            return whole  # a whole blob: handed on without a copy
         chunk, self._buffer = self._buffer[:size], self._buffer[size:]
         return bytes(chunk)
 

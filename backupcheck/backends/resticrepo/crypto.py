@@ -58,4 +58,6 @@ def decrypt(key: MasterKey, data: bytes | memoryview) -> bytes:
     except InvalidSignature:
         raise CryptoError("MAC does not match (wrong key or damaged data)") from None
     cipher = Cipher(algorithms.AES(key.encrypt), modes.CTR(nonce)).decryptor()
-    return cipher.update(body) + cipher.finalize()
+    plain = cipher.update(body)
+    cipher.finalize()  # CTR keeps nothing back: no copy of the plaintext to append it
+    return plain
