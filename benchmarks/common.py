@@ -292,15 +292,20 @@ def make_client(name: str, targets: Sequence[Any], source_file: Path) -> Any:
 def streamed_verify(backend: Any, catalog: Any, expected: Mapping[str, str], jobs: int) -> int:
     """The drill's restore step over every catalog entry: ``jobs`` streams, xxh3-128 each.
 
-    Exactly what ``restore_target`` does per file (``restore_one`` on ``open_file``, a thread
-    pool of ``jobs``, one watchdog), with the ground truth handed in like a loaded manifest.
-    Raises unless every file verifies; returns the bytes read.
+    Exactly what ``restore_target`` does (its read plan, ``restore_one`` on ``open_file``, a
+    thread pool of ``jobs``, one watchdog), with the ground truth handed in like a loaded
+    manifest. Raises unless every expected file was read and verifies; returns the bytes read.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from backupcheck.restore.drill import read_plan
     from backupcheck.restore.stream import Watchdog, restore_one
     from backupcheck.restore.truth import Expected
 
+    entries = [e for e in catalog.entries if e.path in expected]
+    if len(entries) != len(expected):
+        raise RuntimeError(f"the catalog holds {len(entries)} of the {len(expected)} expected "
+                           "files: the benchmark would time less than it says")
     watchdog = Watchdog()
     try:
         def one(entry: Any) -> Any:
@@ -308,8 +313,9 @@ def streamed_verify(backend: Any, catalog: Any, expected: Mapping[str, str], job
             return restore_one(lambda: backend.open_file(catalog, entry), entry, truth,
                                watchdog)
 
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="restore") as pool:
-            results = list(pool.map(one, catalog.entries))
+        with read_plan(backend, catalog, entries) as order, \
+                ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="restore") as pool:
+            results = list(pool.map(one, [entries[i] for i in order]))
     finally:
         watchdog.close()
     bad = [f"{r.path}: {r.result} {r.detail}" for r in results if r.result != "ok"]

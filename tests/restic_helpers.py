@@ -10,10 +10,13 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from backupcheck.backends.resticrepo.storage import LocalStorage
 
 RESTIC = shutil.which("restic") or "/usr/bin/restic"
 PASSWORD = "test-repo-password-3f9a"
@@ -78,6 +81,21 @@ class Repo:
     def snapshots(self) -> list[dict[str, Any]]:
         doc: list[dict[str, Any]] = json.loads(self.restic("snapshots", "--json").stdout)
         return doc
+
+
+class CountingStorage(LocalStorage):
+    """A local repository read by the native reader, recording every read: (kind, name,
+    length). Used to count the requests a read plan makes."""
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self.reads: list[tuple[str, str, int | None]] = []
+        self._lock = threading.Lock()
+
+    def read(self, kind: str, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        with self._lock:
+            self.reads.append((kind, name, length))
+        return super().read(kind, name, offset, length)
 
 
 def write_password(path: Path, password: str = PASSWORD) -> Path:

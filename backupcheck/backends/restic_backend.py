@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import posixpath
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -97,7 +98,7 @@ class ResticBackend:
                  restic: Restic | None = None) -> None:
         self.client, self.target, self.seed = client, target, seed
         self.restic = restic or Restic(target)
-        #: reader = auto/native: snapshots, trees, files, config and keys read natively
+        #: reader = auto/native: snapshots, trees, files, config, keys and stats read natively
         from backupcheck.backends.restic_native import NativeReader, uses_native
 
         self.native = NativeReader(target) if uses_native(target) else None
@@ -237,7 +238,7 @@ class ResticBackend:
         settings = storage.settings
         details: dict[str, Any] = {
             "storage": storage.kind,
-            "raw_data_bytes": self.restic.stats_raw_data().total_size,
+            "raw_data_bytes": reader.stats_raw_data().total_size,
             "newest_snapshot": newest.short_id if newest else None,
             "filters": self._filters(),
             "repository_version": config.version,
@@ -257,7 +258,7 @@ class ResticBackend:
                                setting_errors=dict(settings.errors))
         return InventorySummary(
             location=self.restic.location,
-            size_bytes=self.restic.stats_restore_size(newest.id).total_size if newest else 0,
+            size_bytes=reader.stats_restore_size(newest.id).total_size if newest else 0,
             count=len(snapshots), count_name="snapshots",
             newest=iso_full(newest.time) if newest else None,
             oldest=iso_full(snapshots[0].time) if snapshots else None,
@@ -322,6 +323,24 @@ class ResticBackend:
 
             return self.native.open(snapshot, path_of(entry.locator))
         return self.restic.dump(snapshot, entry.locator)
+
+    @contextmanager
+    def planned_reads(self, catalog: Catalog,
+                      entries: Sequence[CatalogEntry]) -> Iterator[list[int]]:
+        """Indexes of the entries in the order that reads each pack front to back, their blobs
+        fetched a pack region at a time and shared between them (native reader only; see
+        ``resticrepo.runs``). Reads after the block are each on their own again."""
+        if self.native is None:
+            yield list(range(len(entries)))
+            return
+        from backupcheck.backends.restic_native import path_of
+
+        snapshot = self._full_ids.get(catalog.backup_id, catalog.backup_id)
+        order = self.native.share_reads(snapshot, [path_of(e.locator) for e in entries])
+        try:
+            yield order
+        finally:
+            self.native.end_shared_reads()
 
     def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]] | None:
         """The exact storage objects (key, size) a restore of the snapshot (full id) reads;

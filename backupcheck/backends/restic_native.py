@@ -20,13 +20,16 @@ from backupcheck.backends.restic_output import (
     NATIVE_KINDS,
     KeyInfo,
     Keys,
+    RawData,
     RepoConfig,
+    RestoreSize,
     Snapshot,
     parse_key,
     storage_kind,
 )
 from backupcheck.backends.resticrepo import Repository, open_repository, restore_object_keys
 from backupcheck.backends.resticrepo.repo import RepositoryError
+from backupcheck.backends.resticrepo.stats import raw_data, restore_size
 from backupcheck.backends.resticrepo.storage import StorageError
 from backupcheck.backends.resticrepo.tree import TreeError
 from backupcheck.errors import TargetUnavailable
@@ -121,10 +124,46 @@ class NativeReader:
                               f"{snapshot_id[:8]}")
         return repository.open_file(node)
 
+    def share_reads(self, snapshot_id: str, paths: Sequence[bytes]) -> list[int]:
+        """Plan shared pack reads for files about to be read (``resticrepo.runs``); returns
+        the order to read them in. A path that cannot be found is left to its own read."""
+        repository = self.repository
+        try:
+            tree = self._tree_of(snapshot_id)
+            found = [repository.find(tree, path) for path in paths]
+        except (StorageError, RepositoryError, TreeError, FileUnreadable):
+            return list(range(len(paths)))  # each read reports its own error
+        files = [(i, node) for i, node in enumerate(found)
+                 if node is not None and node.type == "file"]
+        order = repository.share_reads([node for _, node in files])
+        planned = [files[k][0] for k in order]
+        left = set(range(len(paths))).difference(planned)
+        return planned + sorted(left)
+
+    def end_shared_reads(self) -> None:
+        if self._repository is not None:
+            self._repository.end_shared_reads()
+
     def restore_objects(self, snapshot_id: str) -> list[tuple[str, int]]:
         """See :func:`backupcheck.backends.resticrepo.restore_object_keys`."""
         try:
             return restore_object_keys(self.repository, snapshot_id)
+        except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
+            raise self._unavailable(exc) from None
+
+    def stats_raw_data(self) -> RawData:
+        """``restic stats --mode raw-data`` (all snapshots), from the index and the trees."""
+        repository = self.repository
+        try:
+            return raw_data(repository, repository.snapshot_trees().values())
+        except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
+            raise self._unavailable(exc) from None
+
+    def stats_restore_size(self, snapshot_id: str) -> RestoreSize:
+        """``restic stats --mode restore-size <snapshot>``, from the snapshot's trees."""
+        repository = self.repository
+        try:
+            return restore_size(repository, self._tree_of(snapshot_id))
         except (StorageError, RepositoryError, TreeError, FileUnreadable) as exc:
             raise self._unavailable(exc) from None
 

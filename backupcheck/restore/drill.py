@@ -12,10 +12,11 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Protocol, cast
 
 from backupcheck.backends.base import Backend, Catalog, CatalogEntry
 from backupcheck.clock import epoch_ns
@@ -165,6 +166,17 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
     return estimate
 
 
+def read_plan(backend: Backend, catalog: Catalog,
+             entries: Sequence[CatalogEntry]) -> AbstractContextManager[Sequence[int]]:
+    """The order to read the sample in, with the backend's read plan where it has one: the
+    native restic reader reads packs front to back and shares each pack region between the
+    files in it (``resticrepo.runs``). Every index appears exactly once."""
+    plan = getattr(backend, "planned_reads", None)
+    if plan is None:
+        return nullcontext(range(len(entries)))
+    return cast(AbstractContextManager[Sequence[int]], plan(catalog, entries))
+
+
 def restore_target(client: Client, target: Target, backend: Backend, options: DrillOptions,
                    seed: int, now: datetime) -> tuple[RestoreResult, list[Finding]]:
     plan = options.plan
@@ -189,10 +201,13 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         lambda files, nbytes: restored(client.name, target.name, files, nbytes))
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs),
-                                thread_name_prefix="restore") as pool:
-            files = list(pool.map(partial(_restore_one, backend, catalog, truth, watchdog, told),
-                                  sample.entries))
+        with read_plan(backend, catalog, sample.entries) as order, \
+                ThreadPoolExecutor(max_workers=max(1, options.jobs),
+                                   thread_name_prefix="restore") as pool:
+            done = dict(zip(order, pool.map(partial(_restore_one, backend, catalog, truth,
+                                                    watchdog, told),
+                                            [sample.entries[i] for i in order]), strict=True))
+        files = [done[i] for i in range(len(sample.entries))]  # in the sample's order
     finally:
         watchdog.close()
     wall = time.monotonic() - started

@@ -1,10 +1,11 @@
 """A native, read-only reader of restic repositories (format 1 and 2; local, s3:, rest:).
 
 Modules: ``crypto`` (AES-256-CTR + Poly1305-AES from ``cryptography``), ``keys`` (scrypt, once
-per target), ``compression`` (zstd), ``storage`` / ``storage_s3`` / ``storage_rest`` (where the
-files are; read-only), ``index``, ``tree`` (names as bytes), ``blobs`` (ranged reads, every
-blob checked against its SHA-256 id), ``repo`` (the :class:`Repository`), ``opening`` (from a
-target). The format is restic's ``doc/design.rst``.
+per target), ``compression`` (zstd, output bounded while decompressing), ``storage`` /
+``storage_s3`` / ``storage_rest`` (where the files are; read-only), ``index``, ``tree`` (names
+as bytes), ``blobs`` (ranged reads, every blob checked against its SHA-256 id), ``repo`` (the
+:class:`Repository`), ``stats`` (what ``restic stats`` reports: raw-data, restore-size),
+``opening`` (from a target). The format is restic's ``doc/design.rst``.
 """
 
 from __future__ import annotations

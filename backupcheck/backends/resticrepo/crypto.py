@@ -47,7 +47,7 @@ def _poly1305_key(key: MasterKey, nonce: bytes) -> bytes:
     return key.mac_r + block.update(nonce) + block.finalize()
 
 
-def decrypt(key: MasterKey, data: bytes) -> bytes:
+def decrypt(key: MasterKey, data: bytes | memoryview) -> bytes:
     """The plaintext of ``IV || CIPHERTEXT || MAC``; raises CryptoError unless it authenticates."""
     if len(data) < OVERHEAD:
         raise CryptoError(f"ciphertext too short ({len(data)} bytes)")
@@ -58,4 +58,6 @@ def decrypt(key: MasterKey, data: bytes) -> bytes:
     except InvalidSignature:
         raise CryptoError("MAC does not match (wrong key or damaged data)") from None
     cipher = Cipher(algorithms.AES(key.encrypt), modes.CTR(nonce)).decryptor()
-    return cipher.update(body) + cipher.finalize()
+    plain = cipher.update(body)
+    cipher.finalize()  # CTR keeps nothing back: no copy of the plaintext to append it
+    return plain

@@ -77,6 +77,9 @@ class TreeNode:
     mtime: datetime | None
     content: tuple[str, ...] = ()   #: data blob ids of a file, in order
     subtree: str | None = None      #: tree blob id of a directory
+    inode: int = 0                  #: 0 when restic recorded none
+    device_id: int = 0              #: ``st_dev`` of the file (with inode: one hard-link group)
+    links: int = 0                  #: hard links; 0 when restic recorded none
 
 
 def _node(doc: Any) -> TreeNode:
@@ -97,14 +100,22 @@ def _node(doc: Any) -> TreeNode:
             mtime = parse_time(doc["mtime"])
         except ValueError:
             mtime = None
-    size = doc.get("size") or 0
-    if not isinstance(size, int):
-        raise TreeError(f"node {doc['name']!r}: size is not an integer")
+    size, inode, device_id, links = (_count(doc, field)
+                                     for field in ("size", "inode", "device_id", "links"))
     name = go_unquote(doc["name"])
     if not name or b"/" in name or name in (b".", b".."):
         raise TreeError(f"unsafe name {doc['name']!r}")
     return TreeNode(name=name, type=kind, size=size, mtime=mtime, content=tuple(content),
-                    subtree=subtree if isinstance(subtree, str) else None)
+                    subtree=subtree if isinstance(subtree, str) else None, inode=inode,
+                    device_id=device_id, links=links)
+
+
+def _count(doc: dict[str, Any], field: str) -> int:
+    """A non-negative integer field of a node (restic omits it when zero)."""
+    value = doc.get(field) or 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TreeError(f"node {doc['name']!r}: {field} is not a non-negative integer")
+    return value
 
 
 def parse_tree(plaintext: bytes) -> list[TreeNode]:
