@@ -5,9 +5,10 @@ against their SHA-256 id before a single byte is handed on.
 that lie next to each other in one pack (restic writes a file's chunks in order) are fetched
 with one ranged read of at most :data:`GROUP_MAX` bytes: on S3 and REST every request has a
 fixed cost, and one read of 8 MiB costs far less than eight of 1 MiB. The stream keeps up to
-:data:`READ_AHEAD_BYTES` of such reads in flight on the repository's thread pool and yields
-blobs in order. Every blob of a read is still verified on its own; a damaged or missing blob
-surfaces from ``read`` as :class:`BlobError` naming the blob and its pack.
+:data:`READ_AHEAD_BYTES` of such reads in flight on the repository's thread pool (counted as
+the plaintext they become, not the smaller compressed bytes fetched) and yields blobs in
+order. Every blob of a read is still verified on its own; a damaged or missing blob surfaces
+from ``read`` as :class:`BlobError` naming the blob and its pack.
 """
 
 from __future__ import annotations
@@ -83,25 +84,29 @@ def group_reads(blobs: Sequence[tuple[str, BlobEntry]], *, limit: int = GROUP_MA
 
     A run continues while the next blob lies in the same pack, the run's span (from its
     lowest to its highest byte; restic's concurrent savers may store neighbours swapped)
-    stays within ``limit`` bytes, and the bytes of that span that belong to no blob of the
+    and the plaintext the run becomes (a compressed blob may grow a hundredfold) stay within
+    ``limit`` bytes each, and the bytes of that span that belong to no blob of the
     run (read and thrown away) stay within ``gap`` or half the span, whichever is more: a
     hole left by a swapped neighbour is usually filled by the next blob.
     """
     groups: list[Group] = []
-    start = end = covered = 0
+    start = end = covered = plain = 0
     offsets: set[int] = set()
     for blob_id, entry in blobs:
         current = groups[-1] if groups else None
         if current is not None and entry.pack == current[-1][1].pack:
             low, high = min(start, entry.offset), max(end, entry.offset + entry.length)
             more = 0 if entry.offset in offsets else entry.length
-            if high - low <= limit and high - low - covered - more <= max(gap, (high - low) // 2):
+            if high - low <= limit and plain + entry.plain_size <= limit \
+                    and high - low - covered - more <= max(gap, (high - low) // 2):
                 current.append((blob_id, entry))
                 start, end, covered = low, high, covered + more
+                plain += entry.plain_size
                 offsets.add(entry.offset)
                 continue
         groups.append([(blob_id, entry)])
         start, end, covered = entry.offset, entry.offset + entry.length, entry.length
+        plain = entry.plain_size
         offsets = {entry.offset}
     return groups
 
@@ -164,7 +169,7 @@ class FileStream:
         while self._pending and (not self._inflight
                                  or self._inflight_bytes < self._read_ahead):
             group = self._pending.popleft()
-            size = sum(entry.length for _, entry in group)
+            size = sum(entry.plain_size for _, entry in group)  # what the read will hold
             if self._shared is None:
                 future = self._pool.submit(read_group, self._storage, self._key, group)
             else:

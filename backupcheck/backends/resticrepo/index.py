@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from backupcheck.backends.resticrepo.crypto import OVERHEAD
+
 BLOB_TYPES = ("data", "tree")
 
 
@@ -30,6 +32,11 @@ class BlobEntry:
     length: int
     #: plaintext length of a compressed blob; 0 when the blob is stored uncompressed
     uncompressed_length: int = 0
+
+    @property
+    def plain_size(self) -> int:
+        """Bytes the blob becomes once read: what a read of it holds in memory."""
+        return self.uncompressed_length or max(0, self.length - OVERHEAD)
 
 
 def _entries(doc: Any, name: str) -> Iterable[tuple[str, BlobEntry]]:

@@ -11,11 +11,13 @@ one read; the other files take their blobs from it. The files are read in pack o
 fetched in the background, the way ``restic restore`` keeps several packs in flight.
 
 Each planned use of a blob is handed out once; when every planned use of a run was taken the
-run's bytes are dropped. At most :data:`HELD_MAX` bytes are held: before a fetch would pass it,
-the oldest runs are dropped, and their later uses read their blob on their own. A run whose
-fetch fails is not retried here: each use then reads its blob on its own and gets that blob's
-own error. Nothing here verifies bytes: every blob taken from a run is decrypted and checked
-against its id by the caller, exactly as a blob read on its own.
+run's bytes are dropped. At most :data:`HELD_MAX` bytes are held or being fetched: before a
+fetch would pass it, the oldest held runs are dropped, and their later uses read their blob on
+their own; a fetch that still finds no room (other fetches in flight) is not made, and its use
+reads its blob on its own. A run whose fetch fails is not retried here: each use then reads
+its blob on its own and gets that blob's own error. Nothing here verifies bytes: every blob
+taken from a run is decrypted and checked against its id by the caller, exactly as a blob
+read on its own.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class SharedRuns:
 
     def __init__(self, storage: Storage, planned: Iterable[tuple[str, BlobEntry]], *,
                  run_max: int = RUN_MAX, held_max: int = HELD_MAX) -> None:
-        self._storage, self._held_max = storage, held_max
+        self._storage, self._held_max, self._run_max = storage, held_max, run_max
         uses: Counter[str] = Counter()
         entries: dict[str, BlobEntry] = {}
         for blob_id, entry in planned:
@@ -81,6 +83,8 @@ class SharedRuns:
         self._lock = threading.Lock()
         self._held: OrderedDict[int, _Run] = OrderedDict()
         self._held_bytes = 0
+        self._reserved = 0  #: bytes of fetches in flight (room taken before they finish)
+        self._released = False
         self.fetches = 0  #: runs fetched (for tests and benchmarks)
 
     def take(self, blob_id: str, entry: BlobEntry) -> bytes | memoryview | None:
@@ -92,12 +96,14 @@ class SharedRuns:
             if self._uses[blob_id] <= 0:
                 return None
             self._uses[blob_id] -= 1
-        self._fetch_ahead(run.position)
         with run.lock:
             data = run.data  # a local: an eviction may drop the run's reference any time
+            # the run being read reserves its room before the runs ahead take theirs
+            fetch = data is None and not run.done and self._reserve(run)
+            self._fetch_ahead(run.position)
             if data is None:
-                if run.done:
-                    return None
+                if not fetch:
+                    return None  # dropped, failed, or no room now: this use reads on its own
                 data = self._fetch(run, blob_id)
                 if data is None:
                     run.done = True
@@ -111,6 +117,8 @@ class SharedRuns:
 
     def _fetch_ahead(self, position: int) -> None:
         with self._lock:
+            if self._released:
+                return
             wanted = [r for r in self._sequence[position + 1:position + 1 + AHEAD]
                       if r.position not in self._started]
             self._started.update(r.position for r in wanted)
@@ -125,27 +133,49 @@ class SharedRuns:
 
     def _prefetch(self, run: _Run) -> None:
         with run.lock:
-            with self._lock:
-                room = self._held_bytes + run.end - run.start <= self._held_max
-            if room and run.data is None and not run.done:  # else: fetched when it is read
+            if run.data is None and not run.done and self._reserve(run, evict=False):
                 run.done = self._fetch(run, "") is None
+            # else: no room now, fetched when it is read
 
-    def _fetch(self, run: _Run, blob_id: str) -> bytes | None:
+    def _reserve(self, run: _Run, *, evict: bool = True) -> bool:
+        """Room for a fetch of ``run``, counted with the runs held and the fetches in flight;
+        for a run being read (``evict``) the oldest held runs are dropped to make it, a run
+        fetched ahead never drops one. False: no room (or released)."""
         size = run.end - run.start
+        # a fetch ahead leaves room for one more run: the run being read always finds room
+        # once the held runs are dropped
+        need = size if evict else size + self._run_max
         with self._lock:
-            while self._held and self._held_bytes + size > self._held_max:
+            if self._released:
+                return False
+            while evict and self._held and \
+                    self._held_bytes + self._reserved + need > self._held_max:
                 _, oldest = self._held.popitem(last=False)
                 self._held_bytes -= len(oldest.data or b"")
                 oldest.data, oldest.done = None, True  # its later uses read on their own
+            if self._held_bytes + self._reserved + need > self._held_max:
+                return False
+            self._reserved += size
+            return True
+
+    def _fetch(self, run: _Run, blob_id: str) -> bytes | None:
+        """Fetch a run whose room is reserved; the reservation is given back whatever
+        happens, and the bytes are held only while the plan is not released."""
+        size = run.end - run.start
+        data: bytes | None = None
         try:
             data = fetch_range(self._storage, blob_id, run.pack, run.start, size)
         except BlobError:
-            return None
-        with self._lock:
-            self.fetches += 1
-            run.data = data
-            self._held[id(run)] = run
-            self._held_bytes += len(data)
+            pass
+        finally:
+            with self._lock:
+                self._reserved -= size
+                if data is not None:
+                    self.fetches += 1
+                    if not self._released:
+                        run.data = data
+                        self._held[id(run)] = run
+                        self._held_bytes += len(data)
         return data
 
     def _drop(self, run: _Run) -> None:
@@ -155,7 +185,10 @@ class SharedRuns:
         run.data, run.done = None, True
 
     def release(self) -> None:
-        """Drop every held run; later uses read on their own."""
+        """Drop every held run; later uses read on their own, and a fetch still in flight
+        hands its bytes to its own use only."""
+        with self._lock:
+            self._released = True
         if self._ahead is not None:
             self._ahead.shutdown(wait=True, cancel_futures=True)
         with self._lock:
