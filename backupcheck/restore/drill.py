@@ -159,9 +159,12 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
     if probe is None:
         return None
     # how the reader's time to first byte maps onto a real restore (estimate.TtfbPaid)
-    paid: TtfbPaid = "once" if getattr(backend, "ttfb_paid", "") == "once" else "per_file"
+    said = getattr(backend, "ttfb_paid", "")
+    paid: TtfbPaid = "once" if said == "once" else "fetch" if said == "fetch" else "per_file"
     estimate = estimate_full_restore(probe, catalog.total_files, catalog.total_bytes,
-                                     paid=paid, listing_seconds=listing_seconds, seed=seed)
+                                     paid=paid, listing_seconds=listing_seconds,
+                                     startup_seconds=getattr(backend, "startup_seconds", 0.0),
+                                     seed=seed)
     estimate.method["probe"]["timings"] = note
     return estimate
 

@@ -2,7 +2,7 @@
 
 The model is the same for every kind and knows nothing of how bytes are fetched::
 
-    seconds = once + (files * per_file + bytes / stream_rate) / streams
+    seconds = once + (files * per_file + requests * per_request + bytes / stream_rate) / streams
 
 ``streams`` is the plan's ``restore_streams`` (what ``restic restore`` and ``aws s3 sync``
 use), never the drill's ``--jobs``. ``per_file`` and ``stream_rate`` are measured by the
@@ -12,8 +12,16 @@ figures; the same reads on one stream alone give the saturation shown in the evi
 
 How the measured time to first byte maps onto a real restore is the reader's to say:
 
-* ``per_file`` (an S3 GET, a pack fetch): every file or object pays it on its stream, and
-  the listing of the backup is paid once (``once``);
+* ``per_file`` (an S3 GET): every file or object pays it on its stream, and the listing of
+  the backup is paid once (``once``);
+* ``fetch`` (the native restic reader): a real ``restic restore`` fetches packs, not files,
+  so it pays one request (``per_request``: the quickest small read alone) per
+  :data:`PACK_BYTES` of data. Each file pays what the smallest files took to their first
+  byte beyond one request with every stream busy (``per_file``: its own work). The first
+  byte of a big file comes with the first fetched and decrypted pack region (up to 8 MiB),
+  so the stream rate counts that wait with the bytes after it. The restore pays once the
+  repository's opening (key derivation, index: ``startup_seconds``, what ``restic restore``
+  pays too) and the listing;
 * ``once`` (``restic dump``: process start-up and index load): a real restore pays it once,
   plus the listing of the backup's files (a restore walks the same trees).
 
@@ -33,13 +41,18 @@ from typing import Any, Literal
 from backupcheck.model import FileResult
 from backupcheck.restore.probe import Probe, Read
 
-TtfbPaid = Literal["per_file", "once"]
+TtfbPaid = Literal["per_file", "fetch", "once"]
 
 _TIMED = {"ok", "unproven", "digest", "size"}
 BOOTSTRAP_ROUNDS = 400
 LOW_QUANTILE, HIGH_QUANTILE = 0.05, 0.95
 #: the interval is never narrower than this around the point (the model's own error)
 LOW_FLOOR, HIGH_FLOOR = 0.8, 1.25
+
+
+#: bytes a real ``restic restore`` fetches per request at most: restic (0.14 on) writes pack
+#: files of at least 4 MiB and reads a pack's blobs for many files together
+PACK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -50,11 +63,18 @@ class RestoreCosts:
     per_file_seconds: float
     stream_bytes_per_second: float
     streams: int
+    #: a request per ``request_bytes`` of data (0: requests are counted per file)
+    per_request_seconds: float = 0.0
+    request_bytes: int = 0
+
+    def requests(self, total_bytes: int) -> int:
+        return -(-total_bytes // self.request_bytes) if self.request_bytes else 0
 
     def seconds(self, files: int, total_bytes: int) -> float:
         rate = self.stream_bytes_per_second
         moving = total_bytes / rate if rate > 0 else 0.0
-        return self.once_seconds + (files * self.per_file_seconds + moving) / self.streams
+        asking = self.requests(total_bytes) * self.per_request_seconds
+        return self.once_seconds + (files * self.per_file_seconds + asking + moving) / self.streams
 
 
 @dataclass(frozen=True)
@@ -65,19 +85,30 @@ class Estimate:
     method: dict[str, Any]
 
 
-def _rate(reads: Sequence[Read]) -> float:
+def _rate(reads: Sequence[Read], *, first_byte_beyond: float | None = None) -> float:
+    """Bytes per second of ``reads`` from their first byte on; with ``first_byte_beyond``
+    also the part of each wait for the first byte beyond that per-file cost (a fetch)."""
     moved = sum(r.bytes for r in reads)
     spent = sum(r.seconds for r in reads)
+    if first_byte_beyond is not None:
+        spent += sum(max(0.0, r.ttfb_seconds - first_byte_beyond) for r in reads)
     return moved / max(spent, 1e-6) if moved else 0.0
 
 
-def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float) -> RestoreCosts:
+def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
+           startup_seconds: float) -> RestoreCosts:
     ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
-    rate = _rate(probe.together_bytes)
     if paid == "per_file":  # a real restore lists the objects before it fetches them
-        return RestoreCosts(listing_seconds, ttfb, rate, probe.streams)
+        return RestoreCosts(listing_seconds, ttfb, _rate(probe.together_bytes), probe.streams)
+    if paid == "fetch":
+        # one request: the quickest first byte on one stream alone (a small file's fetch);
+        # what the small files took beyond it with every stream busy is each file's own work
+        request = min(r.ttfb_seconds for r in probe.alone)
+        return RestoreCosts(startup_seconds + listing_seconds, max(0.0, ttfb - request),
+                            _rate(probe.together_bytes, first_byte_beyond=ttfb), probe.streams,
+                            per_request_seconds=request, request_bytes=PACK_BYTES)
     once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
-    return RestoreCosts(once, 0.0, rate, probe.streams)
+    return RestoreCosts(once, 0.0, _rate(probe.together_bytes), probe.streams)
 
 
 def _resampled(probe: Probe, rng: random.Random) -> Probe:
@@ -104,25 +135,29 @@ def nothing_to_restore() -> Estimate:
 
 def estimate_full_restore(probe: Probe, total_files: int, total_bytes: int, *,
                           paid: TtfbPaid = "per_file", listing_seconds: float = 0.0,
-                          seed: int = 0) -> Estimate:
+                          startup_seconds: float = 0.0, seed: int = 0) -> Estimate:
     """The point estimate and its bootstrap interval for the whole backup."""
-    costs = _costs(probe, paid, listing_seconds)
+    costs = _costs(probe, paid, listing_seconds, startup_seconds)
     point = costs.seconds(total_files, total_bytes)
     rng = random.Random(seed)
-    rounds = sorted(_costs(_resampled(probe, rng), paid, listing_seconds)
+    rounds = sorted(_costs(_resampled(probe, rng), paid, listing_seconds, startup_seconds)
                     .seconds(total_files, total_bytes) for _ in range(BOOTSTRAP_ROUNDS))
     low = min(rounds[int(LOW_QUANTILE * (len(rounds) - 1))], point * LOW_FLOOR)
     high = max(rounds[int(HIGH_QUANTILE * (len(rounds) - 1))], point * HIGH_FLOOR)
     alone_rate = _rate(probe.alone)
     alone_ttfb = statistics.fmean(r.ttfb_seconds for r in probe.alone)
     return Estimate(point, low, high, {
-        "method": "restore model: once + (files * per_file + bytes / stream_rate) / streams",
+        "method": "restore model: once + (files * per_file + requests * per_request + "
+                  "bytes / stream_rate) / streams",
         "time_to_first_byte_paid": paid,
         "once_seconds": round(costs.once_seconds, 6),
         "per_file_seconds": round(costs.per_file_seconds, 6),
+        "per_request_seconds": round(costs.per_request_seconds, 6),
+        "requests": costs.requests(total_bytes) or None,
         "stream_bytes_per_second": round(costs.stream_bytes_per_second, 1),
         "restore_streams": costs.streams,
         "listing_seconds": round(listing_seconds, 6),
+        "startup_seconds": round(startup_seconds, 6),
         "total_files": total_files,
         "total_bytes": total_bytes,
         "interval": f"bootstrap {LOW_QUANTILE:.0%}-{HIGH_QUANTILE:.0%} over the probed files "

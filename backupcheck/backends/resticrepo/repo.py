@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +68,7 @@ class Repository:
 
     def __init__(self, storage: Storage, password: bytes, *, workers: int = WORKERS) -> None:
         self.storage = storage
+        opened = time.monotonic()
         # the config first, as restic: no config means no repository (StorageMissing)
         sealed_config = storage.read("config", "")
         self.key_id, self.key = open_master_key(storage, password)
@@ -80,6 +82,9 @@ class Repository:
         self._tree_packs: dict[str, tuple[int, int]] | None = None
         self._shared: SharedRuns | None = None
         self.config = self._read_config(sealed_config)
+        #: what opening took (config, key derivation) and, once loaded, the index: what
+        #: ``restic restore`` pays once before its first file (the RTO model's start-up)
+        self.startup_seconds = time.monotonic() - opened
 
     # ------------------------------------------------------------ unpacked files
 
@@ -146,9 +151,11 @@ class Repository:
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
+                loading = time.monotonic()
                 self._index = load_index(self.storage.list("index"),
                                          lambda name: self.document("index", name),
                                          self._workers)
+                self.startup_seconds += time.monotonic() - loading
             return self._index
 
     def tree(self, tree_id: str) -> list[TreeNode]:
