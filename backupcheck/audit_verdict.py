@@ -16,6 +16,7 @@ from typing import Any
 from backupcheck.checks.registry import BY_ID, CHECKS
 from backupcheck.checks.registry import Pillar as PillarKey
 from backupcheck.model import ClientResult, Finding, Status, TargetResult, exit_code_for, worst
+from backupcheck.restore.standing import Standing, restore_standing
 from backupcheck.units import format_duration
 
 
@@ -188,10 +189,18 @@ def _rto_summary(targets: Sequence[TargetResult]) -> str:
     restores = [t.restore for t in targets if t.restore is not None and t.restore.estimate_method]
     if not restores:
         return ""
-    slowest = max(restores, key=lambda r: r.estimated_full_restore_seconds)
+    # the worst as restore.rto judges it (over, at risk, within), then the slowest high end
+    slowest = max(restores, key=lambda r: ((restore_standing(r) or Standing.WITHIN).rank,
+                                           r.estimate_high_seconds,
+                                           r.estimated_full_restore_seconds))
+    standing = restore_standing(slowest)
+    said = {Standing.OVER: ": over it", Standing.AT_RISK: ": at risk"}.get(
+        standing or Standing.WITHIN, "")
     return (f"the slowest full restore is estimated at "
-            f"{format_duration(slowest.estimated_full_restore_seconds, 'prose')} against an "
-            f"agreed RTO of {format_duration(slowest.rto_seconds, 'prose')}")
+            f"{format_duration(slowest.estimated_full_restore_seconds, 'prose')} "
+            f"({format_duration(slowest.estimate_low_seconds, 'prose')}–"
+            f"{format_duration(slowest.estimate_high_seconds, 'prose')}) against an "
+            f"agreed RTO of {format_duration(slowest.rto_seconds, 'prose')}{said}")
 
 
 def judge(result: ClientResult, drill_age_seconds: float | None,

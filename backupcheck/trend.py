@@ -24,6 +24,7 @@ import pyarrow as pa
 from backupcheck.clock import as_utc
 from backupcheck.history import PARTITION
 from backupcheck.model import Status
+from backupcheck.restore.standing import Standing, row_standing
 
 TREND_FORMATS = ("table", "json", "junit", "markdown")
 HISTORY_FORMATS = ("table", "json")
@@ -55,6 +56,9 @@ class Trend:
     latest_drill_seconds: float = 0.0
     #: the latest drill's own status (pass/warn/error/fail) as recorded in the history
     latest_drill_status: str = ""
+    #: the latest estimate against its RTO as ``restore.rto`` judged it, on the interval
+    #: (a row from before intervals: on the point); None without an RTO
+    standing: Standing | None = None
 
     @property
     def latest(self) -> float:
@@ -127,7 +131,8 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None,
             breached=rto is not None and latest > rto, threshold_pct=fail_on_regression_pct,
             floor_seconds=floor_seconds,
             latest_drill_seconds=_finite(latest_row.get("seconds")) or 0.0,
-            latest_drill_status=str(latest_row.get("status") or "")))
+            latest_drill_status=str(latest_row.get("status") or ""),
+            standing=row_standing(latest_row)))
     return trends
 
 

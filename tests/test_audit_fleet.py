@@ -21,6 +21,7 @@ from backupcheck.audit.pack import PACK_FILES
 from backupcheck.commands.fleet import build_fleet
 from backupcheck.config import load_estate
 from backupcheck.model import Plan, Status
+from backupcheck.restore.standing import Standing, rto_standing
 from backupcheck.units import format_duration
 from tests.browser import render
 from tests.conftest import CliResult, run_cli
@@ -33,20 +34,26 @@ SEVERITY = {"pass": 0, "warn": 1, "error": 2, "fail": 3}
 def expected_row(document: dict[str, Any]) -> dict[str, Any]:
     """The overview's figures for one client, worked out from its pack's report.json."""
     client = document["clients"][0]
-    headrooms, coverages = [], []
+    judged, coverages = [], []
     for target in client["targets"]:
         restore = target.get("restore")
         if not restore:
             continue
         coverages.append(restore["coverage"])
-        headrooms.append(restore["rto_seconds"] - restore["estimated_full_restore_seconds"])
-    headroom = min(headrooms)
+        point, rto = restore["estimated_full_restore_seconds"], restore["rto_seconds"]
+        low, high = restore["estimate_low_seconds"], restore["estimate_high_seconds"]
+        # as restore.rto judges: the worst standing, then the least left above the high end
+        standing = rto_standing(point, low, high, rto)
+        judged.append(((standing.rank, max(high, point) - rto), standing, low, high, rto))
+    _, standing, low, high, rto = max(judged)
+    headroom = {Standing.OVER: f"over by {format_duration(low - rto, 'prose')}",
+                Standing.AT_RISK: f"at risk: up to {format_duration(high - rto, 'prose')} over",
+                Standing.WITHIN: format_duration(rto - high, "prose")}[standing]
     ages = [t["age_seconds"] for t in document["audit"]["restore"]["targets"].values()
             if t["age_seconds"] is not None]
     return {
         "status": document["audit"]["verdict"]["status"],
-        "headroom": format_duration(headroom, "prose") if headroom >= 0
-        else f"over by {format_duration(-headroom, 'prose')}",
+        "headroom": headroom,
         "coverage": f"{min(coverages):.1%}",
         "age": format_duration(max(ages), "words"),
         "findings": sum(1 for f in document["audit"]["findings"]
@@ -84,6 +91,9 @@ def test_fleet_overview_renders_every_demo_client(
     assert summary["exit_code"] == 1
     names = sorted(demo.clients)
     assert sorted(r["client"] for r in summary["clients"]) == names
+    for client in summary["clients"]:  # breached exactly when the low end is past the RTO
+        assert (client["headroom_seconds"] < 0) == (client["rto_standing"] == "over"), client
+        assert (client["high_headroom_seconds"] < 0) == (client["rto_standing"] != "within")
     expected = {}
     for name in names:
         pack = out / name

@@ -1,9 +1,17 @@
 """The fleet overview's figures: one row per client, read from the client's evidence pack.
 
 Plain values and pure functions: ``commands.fleet`` builds the packs and fills the rows;
-``report.fleet_html`` lays them out. RTO headroom is the RTO minus the estimated full restore
-of the worst target; coverage is the lowest target's; the drill age is that of the oldest
-restore figures used; open findings leave accepted risks (muted) out.
+``report.fleet_html`` lays them out. Coverage is the lowest target's; the drill age is that of
+the oldest restore figures used; open findings leave accepted risks (muted) out.
+
+RTO headroom is judged as ``restore.rto`` judges (:mod:`backupcheck.restore.standing`), on
+the estimate's interval, not its point. The worst target is the one whose standing is worst
+(over, then at risk, then within), then the one with the least RTO left above the high end.
+Its ``headroom_seconds`` is the RTO minus the *low* end of its estimate: negative exactly when
+the RTO is breached (``restore.rto`` fails). ``high_headroom_seconds`` is the RTO minus the
+high end: negative when the restore may not meet the RTO (at risk: ``restore.rto`` warns, or
+over). The overview shows "over by" the low end's excess, "at risk: up to … over" with the
+high end's, and within the RTO the time left even at the high end.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from backupcheck.audit.model import AuditResult
-from backupcheck.model import Status
+from backupcheck.model import RestoreResult, Status
+from backupcheck.restore.standing import Standing, restore_standing
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -28,11 +37,19 @@ class FleetRow:
     status: Status
     exit_code: int
     headline: str
-    #: RTO minus estimated full restore of the worst target (negative: breached)
+    #: RTO minus the low end of the worst target's estimate (negative: breached, the
+    #: target's ``restore.rto`` fails)
     headroom_seconds: float | None = None
     rto_seconds: float | None = None
+    #: the worst target's point estimate and its interval
     estimate_seconds: float | None = None
     worst_target: str = ""
+    #: RTO minus the high end of the worst target's estimate (negative: at risk or over)
+    high_headroom_seconds: float | None = None
+    estimate_low_seconds: float | None = None
+    estimate_high_seconds: float | None = None
+    #: the worst target's standing: ``over``, ``at risk``, ``within``; "" without an estimate
+    rto_standing: str = ""
     #: lowest restore coverage over the client's targets (0..1)
     coverage: float | None = None
     #: age of the oldest restore figures used; None: no drill at all
@@ -73,28 +90,44 @@ def row_of(result: AuditResult, link: str) -> FleetRow:
                    link=link)
     if facts is None:
         return row
-    worst: tuple[float, float, float, str] | None = None
+    worst: tuple[tuple[int, float], str, RestoreResult, Standing] | None = None
     coverages = []
     for target in facts.report.clients[0].targets:
         restore = target.restore
         if restore is None:
             continue
         coverages.append(restore.coverage)
-        if restore.estimate_method and restore.rto_seconds:
-            estimate = restore.estimated_full_restore_seconds
-            headroom = restore.rto_seconds - estimate
-            if worst is None or headroom < worst[0]:
-                worst = (headroom, restore.rto_seconds, estimate, target.target)
+        standing = restore_standing(restore)
+        if standing is None or not restore.rto_seconds:
+            continue
+        key = (standing.rank, -_high_headroom(restore))
+        if worst is None or key > worst[0]:
+            worst = (key, target.target, restore, standing)
     open_findings = sum(1 for f in facts.findings if f.open and f.status != "muted")
     row = replace(row, coverage=min(coverages) if coverages else None,
                   open_findings=open_findings, rto_seconds=facts.client.rto_seconds)
     if worst is not None:
-        row = replace(row, headroom_seconds=worst[0], rto_seconds=worst[1],
-                      estimate_seconds=worst[2], worst_target=worst[3])
+        _, name, restore, standing = worst
+        row = replace(row, headroom_seconds=restore.rto_seconds - restore.estimate_low_seconds,
+                      rto_seconds=restore.rto_seconds,
+                      estimate_seconds=restore.estimated_full_restore_seconds,
+                      worst_target=name, high_headroom_seconds=_high_headroom(restore),
+                      estimate_low_seconds=restore.estimate_low_seconds,
+                      estimate_high_seconds=restore.estimate_high_seconds,
+                      rto_standing=str(standing))
     return row
 
 
-def sort_key(row: FleetRow) -> tuple[int, float, str]:
-    """Worst first: by status, then least RTO headroom (none known counts as worst)."""
-    headroom = row.headroom_seconds if row.headroom_seconds is not None else float("-inf")
-    return (-row.status.severity, headroom, row.client)
+def _high_headroom(restore: RestoreResult) -> float:
+    """The RTO minus the estimate's high end (never taken below the point, as the check)."""
+    return restore.rto_seconds - max(restore.estimate_high_seconds,
+                                     restore.estimated_full_restore_seconds)
+
+
+def sort_key(row: FleetRow) -> tuple[int, int, float, str]:
+    """Worst first: by status, then RTO standing (over, at risk, within), then least RTO
+    headroom above the estimate's high end (none known counts as worst)."""
+    headroom = (row.high_headroom_seconds if row.high_headroom_seconds is not None
+                else float("-inf"))
+    rank = Standing(row.rto_standing).rank if row.rto_standing else len(Standing)
+    return (-row.status.severity, -rank, headroom, row.client)

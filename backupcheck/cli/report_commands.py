@@ -158,6 +158,8 @@ def show_fleet(fleet: FleetResult, fmt: str) -> None:
     if fmt == "json":
         rows = [{"client": r.client, "status": str(r.status), "exit_code": r.exit_code,
                  "headline": r.headline, "headroom_seconds": r.headroom_seconds,
+                 "high_headroom_seconds": r.high_headroom_seconds,
+                 "rto_standing": r.rto_standing or None,
                  "coverage": r.coverage, "drill_age_seconds": r.drill_age_seconds,
                  "open_findings": r.open_findings, "pack": r.link or None}
                 for r in fleet.rows]

@@ -3,8 +3,9 @@
 Each client's pack is made by :func:`commands.audit.build_audit_pack`, exactly as
 ``audit --client`` makes it. A client whose pack cannot be made (no drill in the history, a
 client file that did not load) still gets its row, status ``error`` and the one-line reason.
-The overview's figures are read from each pack's evidence: status, RTO headroom (the RTO
-minus the estimated full restore of the worst target), restore coverage (lowest target),
+The overview's figures are read from each pack's evidence: status, RTO headroom (of the worst
+target, judged on the estimate's interval as ``restore.rto`` is: ``audit.fleet``), restore
+coverage (lowest target),
 the age of the oldest restore figures used and the number of open findings. Rows are sorted
 worst first. The exit code is the worst over the clients (SPEC: lowest non-zero of 1, 2, 3).
 """

@@ -14,23 +14,39 @@ from typing import Any
 from backupcheck import __version__
 from backupcheck.audit.fleet import FleetRow
 from backupcheck.report.html import ICON, WORD, _environment, prose, status_key, when, words
+from backupcheck.restore.standing import Standing
 
 TEMPLATE = "fleet.html.j2"
 
 
-def headroom_text(seconds: float | None) -> str:
-    """``2.5 h`` to spare, or ``over by 4 s``; ``—`` when no estimate is known."""
-    if seconds is None:
+def headroom_text(row: FleetRow) -> str:
+    """As ``restore.rto`` judges the worst target (``audit.fleet``): ``over by 4 s`` (its low
+    end past the RTO), ``at risk: up to 4 s over`` (only its high end past it), or the time
+    left even at the high end (``2.5 h``); ``—`` when no estimate is known."""
+    if row.headroom_seconds is None or row.high_headroom_seconds is None:
         return "—"
-    return prose(seconds) if seconds >= 0 else f"over by {prose(-seconds)}"
+    if row.rto_standing == Standing.OVER:
+        return f"over by {prose(-row.headroom_seconds)}"
+    if row.rto_standing == Standing.AT_RISK:
+        return f"at risk: up to {prose(-row.high_headroom_seconds)} over"
+    return prose(row.high_headroom_seconds)
+
+
+def _estimate_text(row: FleetRow) -> str:
+    if row.estimate_seconds is None:
+        return "—"
+    if row.estimate_low_seconds is None or row.estimate_high_seconds is None:
+        return prose(row.estimate_seconds)
+    return (f"{prose(row.estimate_seconds)} ({prose(row.estimate_low_seconds)}–"
+            f"{prose(row.estimate_high_seconds)})")
 
 
 def _row(row: FleetRow) -> dict[str, Any]:
     return {
         "client": row.client, "status": status_key(row.status), "headline": row.headline,
-        "headroom": headroom_text(row.headroom_seconds),
-        "over": row.headroom_seconds is not None and row.headroom_seconds < 0,
-        "estimate": prose(row.estimate_seconds) if row.estimate_seconds is not None else "—",
+        "headroom": headroom_text(row),
+        "standing": Standing(row.rto_standing).css if row.rto_standing else "",
+        "estimate": _estimate_text(row),
         "rto": prose(row.rto_seconds) if row.rto_seconds else "—",
         "worst_target": row.worst_target,
         "coverage": f"{row.coverage:.1%}" if row.coverage is not None else "—",

@@ -16,8 +16,9 @@ from rich.text import Text
 from backupcheck.clock import as_utc, iso
 from backupcheck.history import PARTITION
 from backupcheck.model import Status
-from backupcheck.report.table import compact, status_text
+from backupcheck.report.table import STANDING_STYLE, compact, status_text
 from backupcheck.report.text import visible
+from backupcheck.restore.standing import row_standing
 from backupcheck.trend import NO_DRILLS, HistoryResult
 from backupcheck.units import format_duration
 
@@ -52,7 +53,7 @@ def history_table(runs: pa.Table) -> RenderableType:
             table.add_column(name, justify="right", no_wrap=True)
         for row in sorted(rows, key=lambda r: r["started_at"]):
             estimate, rto = row["estimated_full_restore_seconds"], row["rto_seconds"]
-            over = estimate is not None and rto is not None and rto > 0 and estimate > rto
+            standing = row_standing(row)  # as restore.rto judged it, on the interval
             try:
                 status = status_text(Status(row["status"]))
             except ValueError:
@@ -63,7 +64,8 @@ def history_table(runs: pa.Table) -> RenderableType:
                 as_utc(row["started_at"]).strftime("%Y-%m-%d %H:%M"), status,
                 f"{_int(row['verified'])}/{_int(row['sampled'])}",
                 Text(_int(bad), style="bold red" if bad else ""),
-                Text(format_duration(estimate, "table"), style="bold red" if over else "green"),
+                Text(format_duration(estimate, "table"),
+                     style=STANDING_STYLE[standing] if standing is not None else ""),
                 format_duration(rto, "table"),
                 f"{row['coverage']:.1%}" if row["coverage"] is not None else "-")
         tables.append(table)

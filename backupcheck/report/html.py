@@ -26,6 +26,7 @@ from backupcheck.audit_verdict import hint_for, plain
 from backupcheck.model import FileOutcome, FileResult, Finding, Status, TargetResult
 from backupcheck.report.chart import chart_png_bytes
 from backupcheck.report.text import visible
+from backupcheck.restore.standing import Standing, restore_standing, row_standing
 from backupcheck.units import format_duration, human_bytes
 
 if TYPE_CHECKING:  # jinja2 is imported when a page is rendered, not at start-up
@@ -67,6 +68,12 @@ def _environment() -> Environment:
 def prose(seconds: float | None) -> str:
     """A restore time as a client reads it (``4.0 h``, ``12 min``)."""
     return format_duration(seconds, "prose")
+
+
+def _css(standing: Standing | None) -> str:
+    """The class an estimate is marked with: ``over``, ``at-risk``, ``within``; "" without
+    one (restore.rto's own judgement, :mod:`backupcheck.restore.standing`)."""
+    return standing.css if standing is not None else ""
 
 
 def words(seconds: float) -> str:
@@ -194,8 +201,7 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
     }
     if restore is None or origin is None:
         return view
-    over = bool(restore.estimate_method) and \
-        restore.estimated_full_restore_seconds > restore.rto_seconds
+    standing = restore_standing(restore)
     source = ("a drill run for this report" if origin.source == "fresh" else
               f"the newest drill in the history (run {origin.run_id}), "
               f"{words(origin.age_seconds or 0)} before this report")
@@ -213,7 +219,10 @@ def _target(facts: AuditFacts, target: TargetResult) -> dict[str, Any]:
         "total": f"{human_bytes(restore.total_bytes)} in {restore.total_files} files",
         "estimate": prose(restore.estimated_full_restore_seconds
                              if restore.estimate_method else None),
-        "rto": prose(restore.rto_seconds), "over": over,
+        "rto": prose(restore.rto_seconds), "standing": _css(standing),
+        "interval": (f"{prose(restore.estimate_low_seconds)}–"
+                     f"{prose(restore.estimate_high_seconds)}: {standing}"
+                     if standing is not None else ""),
         "coverage": f"{restore.coverage:.1%}",
         "ground_truth": str(restore.estimate_method.get("ground_truth", "")) or "—",
         "problems": [p.to_json() for p in restore.problems],
@@ -241,7 +250,6 @@ def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
     rows = []
     for row in reversed(facts.history):  # newest first
         estimate, rto = row.get("estimated_full_restore_seconds"), row.get("rto_seconds")
-        over = estimate is not None and rto is not None and rto > 0 and estimate > rto
         throughput = row.get("throughput_bytes_per_s")
         rows.append({
             "date": when(row["started_at"]), "target": row["target"],
@@ -252,7 +260,8 @@ def _history_rows(facts: AuditFacts) -> list[dict[str, Any]]:
             "mismatched": _scalar(row.get("mismatched")),
             "bad": bool(row.get("mismatched") or row.get("unreadable")),
             "throughput": f"{human_bytes(throughput)}/s" if throughput is not None else "—",
-            "estimate": prose(estimate), "rto": prose(rto), "over": over,
+            "estimate": prose(estimate), "rto": prose(rto),
+            "standing": _css(row_standing(row)),
             "pct": f"{estimate / rto:.0%}" if estimate is not None and rto else "—",
         })
     return rows
@@ -268,7 +277,7 @@ def _trend_rows(facts: AuditFacts) -> list[dict[str, Any]]:
             "change": f"{trend.change_pct:+.0f} %" if trend.change_pct is not None else "—",
             "rto": prose(trend.rto_seconds),
             "headroom": f"{trend.headroom_pct:.0f} %" if trend.headroom_pct is not None
-            else "—", "breached": trend.breached,
+            else "—", "standing": _css(trend.standing),
         })
     return rows
 

@@ -12,10 +12,14 @@ from rich.text import Text
 from backupcheck.model import ClientResult, RunReport, Status
 from backupcheck.report.cause import unopened
 from backupcheck.report.text import safe, visible
+from backupcheck.restore.standing import Standing, restore_standing
 from backupcheck.units import format_duration, human_bytes
 
 STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.ERROR: "magenta",
          Status.FAIL: "bold red", Status.MUTED: "cyan"}
+#: an estimate against the RTO, coloured as ``restore.rto`` judges it (pass, warn, fail)
+STANDING_STYLE = {Standing.WITHIN: STYLE[Status.PASS], Standing.AT_RISK: STYLE[Status.WARN],
+                  Standing.OVER: STYLE[Status.FAIL]}
 
 
 def status_text(status: Status) -> Text:
@@ -85,19 +89,26 @@ def restore_table(client: ClientResult) -> RenderableType | None:
     for target in rows:
         r = target.restore
         assert r is not None
-        over = r.estimated_full_restore_seconds > r.rto_seconds
+        standing = restore_standing(r)
         bad = r.mismatched + r.unreadable
         table.add_row(
             Text(visible(target.target)), f"{r.verified}/{r.sampled}",
             Text(str(bad), style="bold red" if bad else ""),
             Text(format_duration(r.estimated_full_restore_seconds, "table"),
-                 style="bold red" if over else "green"),
+                 style=STANDING_STYLE[standing]) if standing is not None
+            else Text("-", style=STYLE[Status.ERROR]),  # no estimate: never a green 0 s
             format_duration(r.rto_seconds, "table"), f"{r.coverage:.1%}")
         details.append(Text(
             f"{visible(target.target)}: snapshot {r.snapshot[:12]} · {r.mismatched} mismatched"
             f" · {r.unreadable} unreadable · {human_bytes(r.bytes)} at "
             f"{human_bytes(r.throughput_bytes_per_s)}/s · ttfb "
             f"{format_duration(r.ttfb_seconds, 'table')}", style="dim", overflow="fold"))
+        if standing is not None:
+            details.append(Text(
+                f"  est. restore {format_duration(r.estimate_low_seconds, 'table')}-"
+                f"{format_duration(r.estimate_high_seconds, 'table')} against RTO "
+                f"{format_duration(r.rto_seconds, 'table')}: {standing}",
+                style=STANDING_STYLE[standing], overflow="fold"))
         for problem in r.problems[:TABLE_PROBLEMS]:
             # fold, never cut: a shortened name could pass for another file
             details.append(Text.assemble(("  ✗ ", "bold red"), (f"{problem.reason}: ", "bold red"),

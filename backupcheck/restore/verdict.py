@@ -14,6 +14,7 @@ from typing import Any
 
 from backupcheck.checks.registry import finding
 from backupcheck.model import FileOutcome, FileResult, Finding, RestoreResult, Status
+from backupcheck.restore.standing import Standing, rto_standing
 from backupcheck.units import format_duration
 
 #: sampled files named one by one in the evidence (path, result, ground truth, note)
@@ -141,7 +142,8 @@ def _ok(result: RestoreResult) -> list[FileResult]:
 
 def rto_finding(result: RestoreResult) -> Finding:
     """``restore.rto``: fail when even the low end of the estimate exceeds the RTO, warn when
-    only the high end does; a backup with no regular file has nothing to restore."""
+    only the high end does (:func:`backupcheck.restore.standing.rto_standing`, which every
+    report shows too); a backup with no regular file has nothing to restore."""
     estimate, rto = result.estimated_full_restore_seconds, result.rto_seconds
     low, high = result.estimate_low_seconds, result.estimate_high_seconds
     evidence = {"estimated_full_restore_seconds": round(estimate, 3),
@@ -157,9 +159,10 @@ def rto_finding(result: RestoreResult) -> Finding:
                        f"from its listing; rto {format_duration(rto)})", evidence)
     text = (f"estimated full restore {format_duration(estimate)} "
             f"({format_duration(low)}-{format_duration(high)}; rto {format_duration(rto)})")
-    if low > rto:
+    standing = rto_standing(estimate, low, high, rto)
+    if standing is Standing.OVER:
         return finding("restore.rto", Status.FAIL, text, evidence)
-    if high > rto:
+    if standing is Standing.AT_RISK:
         return finding("restore.rto", Status.WARN, f"{text}: the upper end exceeds the rto",
                        evidence)
     return finding("restore.rto", Status.PASS, text, evidence)
