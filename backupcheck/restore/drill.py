@@ -152,7 +152,8 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
         return nothing_to_restore()
     read = {f.path for f in files if f.result.restored}
     readable = [e for e in entries if e.path in read]
-    probe = probe_streams(lambda entry: backend.open_file(catalog, entry), readable, streams)
+    probe = probe_streams(lambda entry: backend.open_file(catalog, entry), readable, streams,
+                          partial(read_plan, backend, catalog))
     note = "timed alone and on restore_streams streams together"
     if probe is None:  # the files restored once but not again: their first timings
         probe, note = probe_from_files(files, streams), "the verification's own timings"

@@ -8,8 +8,8 @@ probe re-reads sampled files (bytes are timed, not judged again) twice:
 * **alone**: a few files, one after the other, on one stream;
 * **together**: ``streams`` reads at once, in two rounds: the largest sampled files (each read
   at most :data:`READ_LIMIT` bytes or :data:`READ_SECONDS`, so every stream is moving bytes at
-  the same time) and the smallest ones (so the time to first byte is measured as many
-  requests in flight see it).
+  the same time) and the smallest ones, :data:`REQUEST_READS` per stream (so the time to
+  first byte is measured as a sustained load of requests in flight sees it, not one burst).
 
 How a file's bytes are fetched (an S3 GET, ``restic dump``, a pack reader) is the caller's
 ``open_stream``; the probe only times what it is handed.
@@ -21,6 +21,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 
@@ -80,18 +81,31 @@ def timed_read(open_stream: Callable[[], ByteStream], limit: int = READ_LIMIT,
                 stream.close()
 
 
+#: reads per stream in the requests round: a sustained load, as a restore's, not one burst
+REQUEST_READS = 3
+
+#: a reader's plan for reading several files at once (the drill's ``read_plan``): the order
+#: to read them in, their shared fetches held while the block runs
+Plan = Callable[[Sequence[CatalogEntry]], AbstractContextManager[Sequence[int]]]
+
+
 def _together(open_entry: Callable[[CatalogEntry], ByteStream], entries: Sequence[CatalogEntry],
-              streams: int) -> tuple[Read, ...]:
-    reads = [entries[i % len(entries)] for i in range(streams)]
-    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="probe") as pool:
-        found = list(pool.map(lambda e: timed_read(partial(open_entry, e)), reads))
+              streams: int, reads_per_stream: int = 1, plan: Plan | None = None,
+              ) -> tuple[Read, ...]:
+    reads = [entries[i % len(entries)] for i in range(streams * reads_per_stream)]
+    with (plan(reads) if plan is not None else nullcontext(range(len(reads)))) as order, \
+            ThreadPoolExecutor(max_workers=streams, thread_name_prefix="probe") as pool:
+        found = list(pool.map(lambda i: timed_read(partial(open_entry, reads[i])), order))
     return tuple(r for r in found if r is not None)
 
 
 def probe_streams(open_entry: Callable[[CatalogEntry], ByteStream],
-                  entries: Sequence[CatalogEntry], streams: int) -> Probe | None:
+                  entries: Sequence[CatalogEntry], streams: int,
+                  plan: Plan | None = None) -> Probe | None:
     """Time ``entries`` (files the verification could read) alone and ``streams`` together;
-    None when there is nothing to time."""
+    None when there is nothing to time. With a reader's ``plan`` the requests round reads
+    the way a real restore of that reader reads many small files (restic: a pack at a time,
+    shared between its files), so its first bytes are each file's own work."""
     if not entries:
         return None
     streams = max(1, streams)
@@ -104,7 +118,7 @@ def probe_streams(open_entry: Callable[[CatalogEntry], ByteStream],
     if not alone:
         return None
     together_bytes = _together(open_entry, largest, streams)
-    together_requests = _together(open_entry, smallest, streams)
+    together_requests = _together(open_entry, smallest, streams, REQUEST_READS, plan)
     if not together_bytes or not together_requests:
         return None
     return Probe(alone, together_bytes, together_requests, streams,
