@@ -3,7 +3,10 @@
 Per client and target, the series of estimated full-restore times is compared with the
 median of the earlier runs (a *regression* when the latest is more than PCT % above it *and*
 at least the regression floor longer, so sub-second jitter never fails a fast restore) and
-with the client's RTO (a *breach* when the latest estimate exceeds it). This module is the
+with the client's RTO as ``restore.rto`` judges it (:mod:`backupcheck.restore.standing`): a
+*breach* when even the low end of the latest estimate's interval exceeds it, *at risk* (a
+warning, never a failure) when only the high end does; a row from before intervals is judged
+on its point estimate. This module is the
 model: :mod:`backupcheck.commands` fills these values from the history, and the renderers
 (:mod:`backupcheck.report.trend_formats`, :mod:`backupcheck.report.history_formats`,
 :mod:`backupcheck.report.chart`) show them; it imports neither.
@@ -24,7 +27,7 @@ import pyarrow as pa
 from backupcheck.clock import as_utc
 from backupcheck.history import PARTITION
 from backupcheck.model import Status
-from backupcheck.restore.standing import Standing, row_standing
+from backupcheck.restore.standing import Standing, row_interval, row_standing
 
 TREND_FORMATS = ("table", "json", "junit", "markdown")
 HISTORY_FORMATS = ("table", "json")
@@ -47,6 +50,8 @@ class Trend:
     median_previous: float | None
     change_pct: float | None
     regressed: bool
+    #: even the low end of the latest estimate's interval exceeds the RTO (``restore.rto``
+    #: fails); a row from before intervals: its point does
     breached: bool
     #: the --fail-on-regression threshold this trend was judged with (None: not judged)
     threshold_pct: float | None = None
@@ -59,6 +64,15 @@ class Trend:
     #: the latest estimate against its RTO as ``restore.rto`` judged it, on the interval
     #: (a row from before intervals: on the point); None without an RTO
     standing: Standing | None = None
+    #: the latest estimate's interval as recorded; None for a row from before intervals
+    latest_low: float | None = None
+    latest_high: float | None = None
+
+    @property
+    def at_risk(self) -> bool:
+        """Only the high end of the latest estimate exceeds the RTO: ``restore.rto`` warns,
+        the trend warns too but does not fail."""
+        return self.standing is Standing.AT_RISK
 
     @property
     def latest(self) -> float:
@@ -84,7 +98,9 @@ class Trend:
 
     @property
     def status(self) -> Status:
-        return Status.FAIL if self.regressed or self.breached else Status.PASS
+        if self.regressed or self.breached:
+            return Status.FAIL
+        return Status.WARN if self.at_risk else Status.PASS
 
 
 def _finite(value: Any) -> float | None:
@@ -124,21 +140,24 @@ def compute_trends(runs: pa.Table, fail_on_regression_pct: float | None,
                      and latest - median_previous >= floor_seconds)
         rto = _finite(latest_row.get("rto_seconds"))
         rto = rto if rto is not None and rto > 0 else None
+        standing = row_standing(latest_row)
+        low, high = row_interval(latest_row)
         trends.append(Trend(
             client=client, target=target, kind=str(latest_row.get("kind") or ""),
             series=series, rto_seconds=rto, median_previous=median_previous,
             change_pct=change_pct, regressed=regressed,
-            breached=rto is not None and latest > rto, threshold_pct=fail_on_regression_pct,
+            breached=standing is Standing.OVER, threshold_pct=fail_on_regression_pct,
             floor_seconds=floor_seconds,
             latest_drill_seconds=_finite(latest_row.get("seconds")) or 0.0,
             latest_drill_status=str(latest_row.get("status") or ""),
-            standing=row_standing(latest_row)))
+            standing=standing, latest_low=low, latest_high=high))
     return trends
 
 
 def trend_exit_code(trends: Sequence[Trend]) -> int:
     """1 when any target regressed or breaches its RTO; 3 when there is no drill to judge (a
-    missing or empty history must never turn a CI job green); else 0."""
+    missing or empty history must never turn a CI job green); else 0 (an RTO at risk is a
+    warning)."""
     if not trends:
         return 3
     return 1 if any(t.status is Status.FAIL for t in trends) else 0

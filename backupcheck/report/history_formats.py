@@ -28,7 +28,10 @@ HISTORY_COLUMNS = ("run_id", "started_at", PARTITION, "target", "kind", "status"
                    "snapshot", "sampled", "verified", "mismatched", "unreadable", "unproven",
                    "bytes", "seconds", "ttfb_seconds", "throughput_bytes_per_s", "total_bytes",
                    "total_files", "estimated_full_restore_seconds", "rto_seconds", "coverage",
-                   "estimate_method")
+                   "estimate_method",
+                   # the estimate's interval, restore.rto's judgement (null: a drill from
+                   # before intervals, judged on its point)
+                   "estimate_low_seconds", "estimate_high_seconds")
 
 
 def history_document(runs: pa.Table) -> dict[str, Any]:

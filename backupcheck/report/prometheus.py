@@ -4,7 +4,10 @@ Names follow the Prometheus conventions (base units in the name, ``_seconds``, `
 ``_ratio``); every series carries ``client`` and ``target``. A status is one gauge per status
 value (``backupcheck_check_status{client,target,check,status}`` is 1 for the current status
 and 0 for the others), so an alert is a plain ``== 1`` and a dashboard can count by status.
-Restore figures appear only for targets a drill restored from.
+Restore figures appear only for targets a drill restored from. The estimate's interval is
+published as ``restore.rto`` judges it (:func:`backupcheck.restore.standing.judged_interval`),
+so an alert on ``backupcheck_estimated_full_restore_low_seconds > backupcheck_rto_seconds``
+fires exactly when the check fails and one on the high end when it warns or fails.
 
 This module builds metric families from a :class:`RunReport` and renders them as text; where
 they go (a textfile, a Pushgateway) is ``alerts/metrics.py``'s business.
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from backupcheck.clock import parse_iso
 from backupcheck.model import RestoreResult, RunReport, Status, TargetResult
+from backupcheck.restore.standing import judged_interval
 
 if TYPE_CHECKING:  # prometheus_client is imported when metrics are written, not at start-up
     from prometheus_client.core import Metric
@@ -49,6 +53,11 @@ LAST_RUN = Family("backupcheck_last_run_timestamp_seconds",
 LAST_DRILL = Family("backupcheck_last_drill_timestamp_seconds",
                     "when the last restore drill of the target finished (Unix time)")
 
+def _interval(result: RestoreResult) -> tuple[float, float]:
+    return judged_interval(result.estimated_full_restore_seconds, result.estimate_low_seconds,
+                           result.estimate_high_seconds)
+
+
 #: restore figures: family, how to read it from a drill's result, and whether it needs the
 #: drill to have read something (a throughput of nothing is no figure)
 RESTORE: tuple[tuple[Family, Callable[[RestoreResult], float], bool], ...] = (
@@ -58,6 +67,13 @@ RESTORE: tuple[tuple[Family, Callable[[RestoreResult], float], bool], ...] = (
     (Family("backupcheck_estimated_full_restore_seconds",
             "estimated time of a full restore of the drilled backup"),
      lambda r: r.estimated_full_restore_seconds, True),
+    (Family("backupcheck_estimated_full_restore_low_seconds",
+            "low end of the estimate's interval: restore.rto fails when it exceeds the RTO"),
+     lambda r: _interval(r)[0], True),
+    (Family("backupcheck_estimated_full_restore_high_seconds",
+            "high end of the estimate's interval (never below the estimate): restore.rto "
+            "warns when only it exceeds the RTO"),
+     lambda r: _interval(r)[1], True),
     (Family("backupcheck_restore_ttfb_seconds",
             "median time to the first byte of a sampled file"),
      lambda r: r.ttfb_seconds, True),

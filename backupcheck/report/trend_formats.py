@@ -2,6 +2,11 @@
 :func:`trend_output`, which also draws the chart (:mod:`backupcheck.report.chart`) and
 writes ``--out``.
 
+The latest estimate stands against the RTO as ``restore.rto`` judges it
+(:mod:`backupcheck.restore.standing`): a breach (a failure) when even the low end of its
+interval exceeds the RTO, *at risk* (a warning: exit 0, no junit failure, but said in every
+format) when only the high end does.
+
 Client, target and path names come from configuration and backups and are untrusted: each
 format escapes them its own way (rich: :func:`visible` in ``Text``; XML: ElementTree plus
 removal of characters XML 1.0 cannot hold; markdown: backslash escapes and HTML entities).
@@ -27,6 +32,7 @@ from backupcheck.report.chart import render_chart
 from backupcheck.report.jsonout import dumps
 from backupcheck.report.table import STYLE, status_text
 from backupcheck.report.text import visible
+from backupcheck.restore.standing import judged_interval
 from backupcheck.trend import NO_DRILLS, Trend, TrendResult
 from backupcheck.units import format_duration
 
@@ -67,14 +73,42 @@ def _ordered(trends: Sequence[Trend]) -> list[Trend]:
     return sorted(trends, key=lambda t: (-t.status.severity, t.client, t.target))
 
 
+def _ends(trend: Trend) -> tuple[float, float] | None:
+    """The latest estimate's interval as judged; None for a row from before intervals."""
+    if trend.latest_low is None and trend.latest_high is None:
+        return None
+    return judged_interval(trend.latest, trend.latest_low, trend.latest_high)
+
+
+def interval_text(trend: Trend) -> str:
+    """``8.0s-14s``, the latest estimate's interval; "" for a row from before intervals."""
+    ends = _ends(trend)
+    if ends is None:
+        return ""
+    return f"{format_duration(ends[0], 'table')}-{format_duration(ends[1], 'table')}"
+
+
+def _latest_text(trend: Trend) -> str:
+    interval = interval_text(trend)
+    return format_duration(trend.latest, "table") + (f" ({interval})" if interval else "")
+
+
 def reason(trend: Trend) -> str:
     """A sentence with the numbers: why the trend fails (or how it stands)."""
     parts: list[str] = []
     latest = format_duration(trend.latest, "table")
+    interval = interval_text(trend)
     if trend.breached and trend.rto_seconds is not None:
         rto = format_duration(trend.rto_seconds, "table")
         parts.append(f"estimated full restore {latest} ({trend.latest:.0f}s) exceeds RTO "
-                     f"{rto} ({trend.rto_seconds:.0f}s)")
+                     f"{rto} ({trend.rto_seconds:.0f}s)"
+                     + (f" even at the low end of its interval {interval}" if interval else ""))
+    ends = _ends(trend)
+    if trend.at_risk and trend.rto_seconds is not None and ends is not None:
+        rto = format_duration(trend.rto_seconds, "table")
+        parts.append(f"RTO at risk: estimated full restore {latest} (interval {interval}) "
+                     f"may exceed RTO {rto} ({trend.rto_seconds:.0f}s), its high end by "
+                     f"{span(ends[1] - trend.rto_seconds)}")
     if trend.regressed and trend.median_previous is not None:
         median = format_duration(trend.median_previous, "table")
         parts.append(f"{trend.change_pct or 0:.1f}% slower than the median "
@@ -84,12 +118,32 @@ def reason(trend: Trend) -> str:
     if not parts:
         head = (f"headroom {span(trend.headroom_seconds)} to RTO"
                 if trend.headroom_seconds is not None else "no RTO recorded")
-        parts.append(f"estimated full restore {latest}, {head}")
+        parts.append(f"estimated full restore {latest}"
+                     + (f" ({interval})" if interval else "") + f", {head}")
     return "; ".join(parts)
 
 
 def failure_type(trend: Trend) -> str:
     return "rto_breach" if trend.breached else "regression"
+
+
+def overall_status(trends: Sequence[Trend]) -> Status:
+    """fail when any trend fails, warn when any RTO is at risk, else pass."""
+    if any(t.status is Status.FAIL for t in trends):
+        return Status.FAIL
+    return Status.WARN if any(t.at_risk for t in trends) else Status.PASS
+
+
+def _counts(trends: Sequence[Trend]) -> str:
+    failing = sum(1 for t in trends if t.status is Status.FAIL)
+    at_risk = sum(1 for t in trends if t.at_risk)
+    return (f"{len(trends)} targets, {failing} failing"
+            + (f", {at_risk} at risk" if at_risk else ""))
+
+
+def _flags(trend: Trend) -> list[str]:
+    return [name for name, on in (("breach", trend.breached), ("regression", trend.regressed),
+                                  ("at risk", trend.at_risk)) if on]
 
 
 # ---------------------------------------------------------------- trend: table
@@ -104,23 +158,21 @@ def trend_table(trends: Sequence[Trend]) -> RenderableType:
     for t in _ordered(trends):
         style = STYLE[t.status]
         status = status_text(t.status)
-        if t.status is Status.FAIL:
-            status.append(" " + ", ".join(n for n, on in (("breach", t.breached),
-                                                          ("regression", t.regressed)) if on))
+        if _flags(t):
+            status.append(" " + ", ".join(_flags(t)))
         table.add_row(
             Text(visible(t.client)), Text(visible(t.target)), str(t.runs),
             Text(sparkline([v for _, v in t.series]), style=style),
-            Text(format_duration(t.latest, "table"), style="bold red" if t.breached else ""),
+            Text(_latest_text(t), style=STYLE[Status.FAIL] if t.breached
+                 else STYLE[Status.WARN] if t.at_risk else ""),
             format_duration(t.median_previous, "table"),
             Text(_pct(t.change_pct), style="bold red" if t.regressed else ""),
             format_duration(t.rto_seconds, "table"),
             f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, signed=False)})"
             if t.headroom_seconds is not None else "-",
             status)
-    failing = sum(1 for t in trends if t.status is Status.FAIL)
-    overall = Status.FAIL if failing else Status.PASS
-    return Group(table, Text.assemble("overall: ", status_text(overall),
-                                      f"  ({len(trends)} targets, {failing} failing)"))
+    return Group(table, Text.assemble("overall: ", status_text(overall_status(trends)),
+                                      f"  ({_counts(trends)})"))
 
 
 def plain_text(renderable: RenderableType, width: int = 160) -> str:
@@ -139,11 +191,12 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None,
     failing = [t for t in trends if t.status is Status.FAIL]
     doc: dict[str, Any] = {
         "schema": TREND_SCHEMA,
-        "status": str(Status.FAIL if failing else Status.PASS),
+        "status": str(overall_status(trends)),
         "fail_on_regression_pct": threshold_pct,
         "regression_floor_seconds": floor_seconds,
         "targets": len(trends),
         "failing": len(failing),
+        "at_risk": sum(1 for t in trends if t.at_risk),
         "trends": [{
             "client": t.client, "target": t.target, "kind": t.kind, "status": str(t.status),
             "regressed": t.regressed, "breached": t.breached, "runs": t.runs,
@@ -157,6 +210,12 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None,
                                  else round(t.headroom_seconds, 3)),
             "headroom_pct": None if t.headroom_pct is None else round(t.headroom_pct, 3),
             "latest_drill_status": t.latest_drill_status,
+            # the interval as recorded (null for a drill from before intervals), and where
+            # the latest estimate stands on it, as restore.rto judged it
+            "latest_estimate_low_seconds": _round(t.latest_low),
+            "latest_estimate_high_seconds": _round(t.latest_high),
+            "rto_standing": None if t.standing is None else str(t.standing),
+            "at_risk": t.at_risk,
             "message": reason(t),
             "series": [{"started_at": iso(at), "estimated_full_restore_seconds": round(v, 3)}
                        for at, v in t.series],
@@ -165,6 +224,10 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None,
     if not trends:
         doc["message"] = NO_DRILLS
     return doc
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 # ---------------------------------------------------------------- trend: junit
@@ -198,6 +261,9 @@ def trend_junit(trends: Sequence[Trend], threshold_pct: float | None) -> str:
     ET.SubElement(properties, "property", {
         "name": "fail_on_regression_pct",
         "value": "" if threshold_pct is None else f"{threshold_pct:g}"})
+    # an RTO at risk is a warning, not a failure: counted here, said in the case's output
+    ET.SubElement(properties, "property", {
+        "name": "at_risk", "value": str(sum(1 for t in trends if t.at_risk))})
     for t in _ordered(trends):
         case = ET.SubElement(suite, "testcase", {
             "classname": xml_text(t.client), "name": xml_text(t.target),
@@ -225,6 +291,11 @@ def _numbers(t: Trend) -> str:
              ("change_pct", "-" if t.change_pct is None else f"{t.change_pct:.2f}"),
              ("fail_on_regression_pct", "-" if t.threshold_pct is None
               else f"{t.threshold_pct:g}"),
+             ("latest_estimate_low_seconds", "-" if t.latest_low is None
+              else f"{t.latest_low:.3f}"),
+             ("latest_estimate_high_seconds", "-" if t.latest_high is None
+              else f"{t.latest_high:.3f}"),
+             ("rto_standing", "-" if t.standing is None else str(t.standing)),
              ("rto_seconds", "-" if t.rto_seconds is None else f"{t.rto_seconds:.0f}"),
              ("headroom_seconds", "-" if t.headroom_seconds is None
               else f"{t.headroom_seconds:.3f}"),
@@ -244,13 +315,13 @@ def md(text: object) -> str:
 
 
 def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
-    failing = sum(1 for t in trends if t.status is Status.FAIL)
-    verdict = "❌ FAIL" if failing else "✅ PASS"
+    verdict = {Status.FAIL: "❌ FAIL", Status.WARN: "⚠️ WARN"}.get(overall_status(trends),
+                                                                  "✅ PASS")
     rule = (f", regression threshold {threshold_pct:g}%" if threshold_pct is not None else "")
     if not trends:
         return f"### backupcheck RTO trend\n\n_{NO_DRILLS}_\n"
     lines = [f"### backupcheck RTO trend: {verdict}", "",
-             f"{len(trends)} targets, {failing} failing{rule}.", ""]
+             f"{_counts(trends)}{rule}.", ""]
     lines += ["| status | client | target | runs | trend | latest | median prev. | change "
               "| RTO | headroom |",
               "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -258,13 +329,15 @@ def trend_markdown(trends: Sequence[Trend], threshold_pct: float | None) -> str:
         if t.status is Status.FAIL:
             why = " + ".join(n for n, on in (("RTO breach", t.breached),
                                               ("regression", t.regressed)) if on)
-            status = f"❌ fail: {why}"
+            status = f"❌ fail: {why}" + (" (RTO at risk)" if t.at_risk else "")
+        elif t.at_risk:
+            status = "⚠️ warn: RTO at risk"
         else:
             status = "✅ pass"
         headroom = (f"{span(t.headroom_seconds)} ({_pct(t.headroom_pct, False)})"
                     if t.headroom_seconds is not None else "-")
         cells = [status, md(t.client), md(t.target), str(t.runs),
-                 sparkline([v for _, v in t.series]), format_duration(t.latest, "table"),
+                 sparkline([v for _, v in t.series]), _latest_text(t),
                  format_duration(t.median_previous, "table"), _pct(t.change_pct),
                  format_duration(t.rto_seconds, "table"), headroom]
         lines.append("| " + " | ".join(cells) + " |")
@@ -302,6 +375,4 @@ def trend_output(result: TrendResult, fmt: str, out: Path | None = None,
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-    failing = sum(1 for t in trends if t.status is Status.FAIL)
-    return (f"wrote {out} ({len(trends)} targets, {failing} failing)" if trends
-            else f"wrote {out} ({NO_DRILLS})")
+    return f"wrote {out} ({_counts(trends)})" if trends else f"wrote {out} ({NO_DRILLS})"

@@ -41,11 +41,19 @@ class Standing(StrEnum):
         return self.value.replace(" ", "-")
 
 
+def judged_interval(point: float, low: float | None,
+                    high: float | None) -> tuple[float, float]:
+    """The ends of the interval as the judgement takes them: a missing end is the point, and
+    the high end is never below the point (what the metrics publish, so an alert on them
+    fires where ``restore.rto`` fails or warns)."""
+    return (point if low is None else low,
+            point if high is None else max(high, point))
+
+
 def rto_standing(point: float, low: float | None, high: float | None,
                  rto: float) -> Standing:
     """The estimate ``point`` with its interval ``low``..``high`` against ``rto`` seconds."""
-    low = point if low is None else low
-    high = point if high is None else max(high, point)
+    low, high = judged_interval(point, low, high)
     if low > rto:
         return Standing.OVER
     if high > rto:
@@ -68,6 +76,12 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def row_interval(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """A history runs row's ``estimate_low_seconds`` / ``estimate_high_seconds`` as recorded:
+    None for a row from before intervals (the columns missing or null)."""
+    return _number(row.get("estimate_low_seconds")), _number(row.get("estimate_high_seconds"))
+
+
 def row_standing(row: Mapping[str, Any]) -> Standing | None:
     """A history runs row's standing against the RTO recorded with it; None without an
     estimate or an RTO. Rows from before intervals (no or null ``estimate_low_seconds`` /
@@ -76,5 +90,4 @@ def row_standing(row: Mapping[str, Any]) -> Standing | None:
                   _number(row.get("rto_seconds")))
     if point is None or rto is None or rto <= 0:
         return None
-    return rto_standing(point, _number(row.get("estimate_low_seconds")),
-                        _number(row.get("estimate_high_seconds")), rto)
+    return rto_standing(point, *row_interval(row), rto)
