@@ -18,8 +18,9 @@ How the measured time to first byte maps onto a real restore is the reader's to 
   so it pays one request (``per_request``: the quickest small read alone) per
   :data:`PACK_BYTES` of data. Each file pays what a small probed file (under
   :data:`SMALL_READ`, read the way a restore reads: a pack region fetched once for its files)
-  typically took to its first byte beyond one request with every stream busy (``per_file``:
-  its own work, the median). The first
+  took to its first byte beyond one request with every stream busy (``per_file``: its own
+  work; the first quartile, since the reads that waited for the region's fetch are the
+  requests). The first
   byte of a big file comes with the first fetched and decrypted pack region (up to 8 MiB),
   so the stream rate counts that wait with the bytes after it. The restore pays once the
   repository's opening (key derivation, index: ``startup_seconds``, what ``restic restore``
@@ -104,6 +105,15 @@ def _rate(reads: Sequence[Read], *, first_byte_beyond: float | None = None) -> f
     return moved / max(spent, 1e-6) if moved else 0.0
 
 
+def _lower_quartile(values: Sequence[float]) -> float:
+    """The first quartile (the median of fewer than four): a small file read the way a
+    restore reads waits for its pack region only when it is the first to need it; the
+    quick ones are its own work (the waits are the requests, counted per pack)."""
+    if len(values) < 4:
+        return statistics.median(values)
+    return statistics.quantiles(values, n=4, method="inclusive")[0]
+
+
 def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
            startup_seconds: float) -> RestoreCosts:
     ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
@@ -116,7 +126,7 @@ def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
         # the median, since the few reads that fetched a region for the others are requests
         request = min(r.ttfb_seconds for r in probe.alone)
         small = [r.ttfb_seconds for r in probe.together_requests if r.bytes < SMALL_READ]
-        own = statistics.median(small) if small else request
+        own = _lower_quartile(small) if small else request
         return RestoreCosts(startup_seconds + listing_seconds, max(0.0, own - request),
                             _rate(probe.together_bytes, first_byte_beyond=own), probe.streams,
                             per_request_seconds=request, request_bytes=PACK_BYTES)
