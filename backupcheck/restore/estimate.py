@@ -95,6 +95,14 @@ class Estimate:
     method: dict[str, Any]
 
 
+def _moving(reads: Sequence[Read]) -> tuple[Read, ...]:
+    """The reads that time a stream's throughput: those of at least :data:`SMALL_READ` bytes
+    when there are any (a few kB say nothing of a rate, and a resample of only those gave
+    a high end fifty times the real restore), else all."""
+    big = tuple(r for r in reads if r.bytes >= SMALL_READ)
+    return big or tuple(reads)
+
+
 def _rate(reads: Sequence[Read], *, first_byte_beyond: float | None = None) -> float:
     """Bytes per second of ``reads`` from their first byte on; with ``first_byte_beyond``
     also the part of each wait for the first byte beyond that per-file cost (a fetch)."""
@@ -118,7 +126,8 @@ def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
            startup_seconds: float) -> RestoreCosts:
     ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
     if paid == "per_file":  # a real restore lists the objects before it fetches them
-        return RestoreCosts(listing_seconds, ttfb, _rate(probe.together_bytes), probe.streams)
+        return RestoreCosts(listing_seconds, ttfb, _rate(_moving(probe.together_bytes)),
+                            probe.streams)
     if paid == "fetch":
         # one request: the quickest first byte on one stream alone (a small file's fetch);
         # what a small file typically took beyond it with every stream busy, read the way a
@@ -128,17 +137,18 @@ def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
         small = [r.ttfb_seconds for r in probe.together_requests if r.bytes < SMALL_READ]
         own = _lower_quartile(small) if small else request
         return RestoreCosts(startup_seconds + listing_seconds, max(0.0, own - request),
-                            _rate(probe.together_bytes, first_byte_beyond=own), probe.streams,
+                            _rate(_moving(probe.together_bytes), first_byte_beyond=own),
+                            probe.streams,
                             per_request_seconds=request, request_bytes=PACK_BYTES)
     once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
-    return RestoreCosts(once, 0.0, _rate(probe.together_bytes), probe.streams)
+    return RestoreCosts(once, 0.0, _rate(_moving(probe.together_bytes)), probe.streams)
 
 
 def _resampled(probe: Probe, rng: random.Random) -> Probe:
     def pick(reads: tuple[Read, ...]) -> tuple[Read, ...]:
         return tuple(rng.choices(reads, k=len(reads)))
 
-    return Probe(pick(probe.alone), pick(probe.together_bytes),
+    return Probe(pick(probe.alone), pick(_moving(probe.together_bytes)),
                  pick(probe.together_requests), probe.streams, probe.files)
 
 
