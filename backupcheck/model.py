@@ -161,6 +161,9 @@ class Plan:
     #: parallel streams a real full restore uses (``restic restore``, ``aws s3 sync``): the
     #: RTO model's streams, never the drill's own ``jobs``
     restore_streams: int = 8
+    #: what creating and writing one file costs the restore target, per stream: a drill
+    #: never writes to disk, so the RTO model takes it from the plan (``restore_file_cost``)
+    restore_file_seconds: float = 0.003
     #: the plan file it was read from; "" for the built-in defaults
     file: str = ""
 

@@ -303,6 +303,7 @@ include_newest = false
 snapshot = "random-within:30d"
 prefer_unverified = false
 jobs = 2
+restore_file_cost = "10ms"
 """
 
 
@@ -313,6 +314,7 @@ def test_load_plan_every_key(tmp_path: Path) -> None:
     assert plan == Plan(name="weekly", files=5, max_bytes=500_000_000, read_data_subset="1/5",
                         include_newest=False, snapshot="random-within:30d",
                         snapshot_window_seconds=30 * 86400, prefer_unverified=False, jobs=2,
+                        restore_file_seconds=0.01,
                         file=str(path))  # the report names the plan file it ran
 
 
@@ -324,6 +326,9 @@ def test_load_plan_defaults(tmp_path: Path) -> None:
     assert (plan.files, plan.max_bytes, plan.read_data_subset, plan.snapshot, plan.jobs) == (
         20, 2 * 1024**3, "2%", "latest", 4)
     assert plan.snapshot_window_seconds is None
+    assert plan.restore_file_seconds == 0.003  # a restore creates every file (estimate.py)
+    path.write_text('restore_file_cost = "0s"\n')
+    assert load_plan(path).restore_file_seconds == 0
 
 
 @pytest.mark.parametrize(("old", "new", "key", "word"), [
@@ -334,6 +339,7 @@ def test_load_plan_defaults(tmp_path: Path) -> None:
     ('read_data_subset = "1/5"', 'read_data_subset = "most"', "read_data_subset", "2%"),
     ("files = 5", "files = 0", "files", "at least 1"),
     ("jobs = 2", "workers = 2", "workers", "unknown key"),
+    ('restore_file_cost = "10ms"', 'restore_file_cost = "3"', "restore_file_cost", "no unit"),
 ])
 def test_bad_plan(cli: Any, tmp_path: Path, old: str, new: str, key: str, word: str) -> None:
     write_client(tmp_path / "targets", "acme", LOADABLE.format(name="acme"))

@@ -145,11 +145,12 @@ def _restore_one(backend: Backend, catalog: Catalog, truth: GroundTruth, watchdo
 
 
 def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry],
-              files: Sequence[FileResult], streams: int, listing_seconds: float,
+              files: Sequence[FileResult], plan: Plan, listing_seconds: float,
               seed: int) -> Estimate | None:
     """The RTO model from a probe of the files that restored; None when none did."""
     if catalog.total_files == 0:
         return nothing_to_restore()
+    streams = plan.restore_streams
     read = {f.path for f in files if f.result.restored}
     readable = [e for e in entries if e.path in read]
     probe = probe_streams(lambda entry: backend.open_file(catalog, entry), readable, streams,
@@ -165,7 +166,7 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
     estimate = estimate_full_restore(probe, catalog.total_files, catalog.total_bytes,
                                      paid=paid, listing_seconds=listing_seconds,
                                      startup_seconds=getattr(backend, "startup_seconds", 0.0),
-                                     seed=seed)
+                                     write_seconds=plan.restore_file_seconds, seed=seed)
     estimate.method["probe"]["timings"] = note
     return estimate
 
@@ -216,8 +217,7 @@ def restore_target(client: Client, target: Target, backend: Backend, options: Dr
         watchdog.close()
     wall = time.monotonic() - started
     moved = sum(f.bytes for f in files)
-    estimate = _estimate(backend, catalog, sample.entries, files, plan.restore_streams,
-                         listing_seconds, seed)
+    estimate = _estimate(backend, catalog, sample.entries, files, plan, listing_seconds, seed)
     # this drill's own proof counts even for a file nothing identifies beyond this run
     ok_now: set[object] = {coverage_key(f.path, f.size, f.mtime_ns, f.version_id)
                            or (f.path, f.size) for f in files if f.result is FileOutcome.OK}
