@@ -26,11 +26,10 @@ How the measured time to first byte maps onto a real restore is the reader's to 
   :data:`SMALL_READ`, read the way a restore reads: a pack region fetched once for its files)
   took to its first byte beyond one request with every stream busy (``per_file``: its own
   work; the first quartile, since the reads that waited for the region's fetch are the
-  requests). The first
-  byte of a big file comes with the first fetched and decrypted pack region (up to 8 MiB),
-  so the stream rate counts that wait with the bytes after it. The restore pays once the
-  repository's opening (key derivation, index: ``startup_seconds``, what ``restic restore``
-  pays too) and the listing;
+  requests). The first byte of a big file comes with the first fetched and decrypted pack
+  region (up to 8 MiB), so the stream rate counts that wait with the bytes after it. The
+  restore pays once the repository's opening (key derivation, index: ``startup_seconds``,
+  what ``restic restore`` pays too) and the listing;
 * ``once`` (``restic dump``: process start-up and index load): a real restore pays it once,
   plus the listing of the backup's files (a restore walks the same trees).
 
@@ -60,12 +59,10 @@ LOW_FLOOR, HIGH_FLOOR = 0.8, 1.25
 #: the high end for a reader that is not the restore tool (``fetch``: our restic reader
 #: streams to memory, ``restic restore`` also writes every file and byte to its target's
 #: disk, which the drill never does): ``benchmarks/bench_rto.py`` measured real local restic
-#: restores at 1.2-1.6x the model, so the interval reaches 1.6x
+#: restores at up to 1.6x the model, so the interval reaches 1.6x
 FETCH_HIGH_FLOOR = 1.6
 #: a probed file this small is one fetch: its first byte is the file's own work
 SMALL_READ = 256 << 10
-
-
 #: bytes a real ``restic restore`` fetches per request at most: restic (0.14 on) writes pack
 #: files of at least 4 MiB and reads a pack's blobs for many files together
 PACK_BYTES = 4 << 20
