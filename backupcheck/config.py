@@ -270,23 +270,17 @@ def load_plan(path: Path) -> Plan:
         prefer_unverified=reader.get("prefer_unverified", bool, True),
         jobs=reader.non_negative_int("jobs", 4, minimum=1),
         restore_streams=reader.non_negative_int("restore_streams", 8, minimum=1),
-        restore_file_seconds=_file_cost(reader),
+        restore_file_seconds=reader.converted("restore_file_cost", _file_cost, "3ms"),
         file=str(path),
     )
     reader.reject_unknown()
     return plan
 
 
-def _file_cost(reader: _Reader) -> float:
+def _file_cost(text: str) -> float:
     """``restore_file_cost``: a duration like ``3ms``, or ``0s`` (a target where creating a
     file costs nothing worth counting)."""
-    text = reader.get("restore_file_cost", str, "3ms")
-    if text.strip() in ("0", "0s", "0ms"):
-        return 0.0
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise reader.error("restore_file_cost", str(exc)) from None
+    return 0.0 if text.strip() in ("0", "0s", "0ms") else parse_duration(text)
 
 
 def default_plan() -> Plan:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from backupcheck.audit.model import AuditResult
 from backupcheck.model import RestoreResult, Status
-from backupcheck.restore.standing import Standing, restore_standing
+from backupcheck.restore.standing import Standing, judged_interval, restore_standing
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -108,7 +108,8 @@ def row_of(result: AuditResult, link: str) -> FleetRow:
                   open_findings=open_findings, rto_seconds=facts.client.rto_seconds)
     if worst is not None:
         _, name, restore, standing = worst
-        row = replace(row, headroom_seconds=restore.rto_seconds - restore.estimate_low_seconds,
+        low, _ = _interval(restore)
+        row = replace(row, headroom_seconds=restore.rto_seconds - low,
                       rto_seconds=restore.rto_seconds,
                       estimate_seconds=restore.estimated_full_restore_seconds,
                       worst_target=name, high_headroom_seconds=_high_headroom(restore),
@@ -118,10 +119,14 @@ def row_of(result: AuditResult, link: str) -> FleetRow:
     return row
 
 
+def _interval(restore: RestoreResult) -> tuple[float, float]:
+    return judged_interval(restore.estimated_full_restore_seconds, restore.estimate_low_seconds,
+                           restore.estimate_high_seconds)
+
+
 def _high_headroom(restore: RestoreResult) -> float:
-    """The RTO minus the estimate's high end (never taken below the point, as the check)."""
-    return restore.rto_seconds - max(restore.estimate_high_seconds,
-                                     restore.estimated_full_restore_seconds)
+    """The RTO minus the estimate's high end as the check takes it (never below the point)."""
+    return restore.rto_seconds - _interval(restore)[1]
 
 
 def sort_key(row: FleetRow) -> tuple[int, int, float, str]:

@@ -134,9 +134,13 @@ def overall_status(trends: Sequence[Trend]) -> Status:
     return Status.WARN if any(t.at_risk for t in trends) else Status.PASS
 
 
+def _at_risk(trends: Sequence[Trend]) -> int:
+    return sum(1 for t in trends if t.at_risk)
+
+
 def _counts(trends: Sequence[Trend]) -> str:
     failing = sum(1 for t in trends if t.status is Status.FAIL)
-    at_risk = sum(1 for t in trends if t.at_risk)
+    at_risk = _at_risk(trends)
     return (f"{len(trends)} targets, {failing} failing"
             + (f", {at_risk} at risk" if at_risk else ""))
 
@@ -196,7 +200,7 @@ def trend_document(trends: Sequence[Trend], threshold_pct: float | None,
         "regression_floor_seconds": floor_seconds,
         "targets": len(trends),
         "failing": len(failing),
-        "at_risk": sum(1 for t in trends if t.at_risk),
+        "at_risk": _at_risk(trends),
         "trends": [{
             "client": t.client, "target": t.target, "kind": t.kind, "status": str(t.status),
             "regressed": t.regressed, "breached": t.breached, "runs": t.runs,
@@ -263,7 +267,7 @@ def trend_junit(trends: Sequence[Trend], threshold_pct: float | None) -> str:
         "value": "" if threshold_pct is None else f"{threshold_pct:g}"})
     # an RTO at risk is a warning, not a failure: counted here, said in the case's output
     ET.SubElement(properties, "property", {
-        "name": "at_risk", "value": str(sum(1 for t in trends if t.at_risk))})
+        "name": "at_risk", "value": str(_at_risk(trends))})
     for t in _ordered(trends):
         case = ET.SubElement(suite, "testcase", {
             "classname": xml_text(t.client), "name": xml_text(t.target),

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Protocol, cast
+from typing import Protocol, cast, get_args
 
 from backupcheck.backends.base import Backend, Catalog, CatalogEntry
 from backupcheck.clock import epoch_ns
@@ -162,7 +162,7 @@ def _estimate(backend: Backend, catalog: Catalog, entries: Sequence[CatalogEntry
         return None
     # how the reader's time to first byte maps onto a real restore (estimate.TtfbPaid)
     said = getattr(backend, "ttfb_paid", "")
-    paid: TtfbPaid = "once" if said == "once" else "fetch" if said == "fetch" else "per_file"
+    paid = cast(TtfbPaid, said) if said in get_args(TtfbPaid) else "per_file"
     estimate = estimate_full_restore(probe, catalog.total_files, catalog.total_bytes,
                                      paid=paid, listing_seconds=listing_seconds,
                                      startup_seconds=getattr(backend, "startup_seconds", 0.0),

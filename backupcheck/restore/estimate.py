@@ -43,7 +43,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from backupcheck.model import FileResult
@@ -128,26 +128,29 @@ def _lower_quartile(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=4, method="inclusive")[0]
 
 
-def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float,
-           startup_seconds: float) -> RestoreCosts:
-    ttfb = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
-    if paid == "per_file":  # a real restore lists the objects before it fetches them
-        return RestoreCosts(listing_seconds, ttfb, _rate(_moving(probe.together_bytes)),
-                            probe.streams)
+def _costs(probe: Probe, paid: TtfbPaid, listing_seconds: float, startup_seconds: float,
+           write_seconds: float) -> RestoreCosts:
+    moving = _moving(probe.together_bytes)
     if paid == "fetch":
         # one request: the quickest first byte on one stream alone (a small file's fetch);
-        # what a small file typically took beyond it with every stream busy, read the way a
-        # restore reads (a pack region fetched once for its files), is each file's own work:
-        # the median, since the few reads that fetched a region for the others are requests
+        # what a small file took beyond it with every stream busy, read the way a restore
+        # reads (a pack region fetched once for its files), is each file's own work: the
+        # first quartile, since the reads that waited for a region's fetch are the request
         request = min(r.ttfb_seconds for r in probe.alone)
         small = [r.ttfb_seconds for r in probe.together_requests if r.bytes < SMALL_READ]
         own = _lower_quartile(small) if small else request
         return RestoreCosts(startup_seconds + listing_seconds, max(0.0, own - request),
-                            _rate(_moving(probe.together_bytes), first_byte_beyond=own),
-                            probe.streams,
-                            per_request_seconds=request, request_bytes=PACK_BYTES)
-    once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
-    return RestoreCosts(once, 0.0, _rate(_moving(probe.together_bytes)), probe.streams)
+                            _rate(moving, first_byte_beyond=own), probe.streams,
+                            per_request_seconds=request, request_bytes=PACK_BYTES,
+                            write_seconds=write_seconds)
+    if paid == "per_file":  # a real restore lists the objects before it fetches them
+        once = listing_seconds
+        per_file = statistics.fmean(r.ttfb_seconds for r in probe.together_requests)
+    else:
+        once = statistics.median(r.ttfb_seconds for r in probe.alone) + listing_seconds
+        per_file = 0.0
+    return RestoreCosts(once, per_file, _rate(moving), probe.streams,
+                        write_seconds=write_seconds)
 
 
 def _resampled(probe: Probe, rng: random.Random) -> Probe:
@@ -177,14 +180,11 @@ def estimate_full_restore(probe: Probe, total_files: int, total_bytes: int, *,
                           startup_seconds: float = 0.0, write_seconds: float = 0.0,
                           seed: int = 0) -> Estimate:
     """The point estimate and its bootstrap interval for the whole backup."""
-    def costs_of(timed: Probe) -> RestoreCosts:
-        return replace(_costs(timed, paid, listing_seconds, startup_seconds),
-                       write_seconds=write_seconds)
-
-    costs = costs_of(probe)
+    inputs = (paid, listing_seconds, startup_seconds, write_seconds)
+    costs = _costs(probe, *inputs)
     point = costs.seconds(total_files, total_bytes)
     rng = random.Random(seed)
-    rounds = sorted(costs_of(_resampled(probe, rng)).seconds(total_files, total_bytes)
+    rounds = sorted(_costs(_resampled(probe, rng), *inputs).seconds(total_files, total_bytes)
                     for _ in range(BOOTSTRAP_ROUNDS))
     low = min(rounds[int(LOW_QUANTILE * (len(rounds) - 1))], point * LOW_FLOOR)
     high = max(rounds[int(HIGH_QUANTILE * (len(rounds) - 1))],
